@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers (DESIGN.md): tools -> CAMDD -> CAM -> SCSI, with the SIMs registering buses with CAM.
+// Imports point down only.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "SwiftCAM",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SCSI", targets: ["SCSI"]),
+        .library(name: "CAM", targets: ["CAM"]),
+        .library(name: "CAMEmulator", targets: ["CAMEmulator"]),
+        .library(name: "CAMLinuxSG", targets: ["CAMLinuxSG"]),
+        .library(name: "CAMISCSI", targets: ["CAMISCSI"]),
+        .library(name: "CAMDD", targets: ["CAMDD"]),
+        .executable(name: "camdd", targets: ["camdd"]),
+        .executable(name: "camcontrol", targets: ["camcontrol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // protocol: CDB builders, sense, parsers; no I/O
+        .target(name: "SCSI", swiftSettings: strict),
+        // transport: CCBs, XPT, pass handles, completion workers, recovery, devstat
+        .target(name: "CAM", dependencies: ["SCSI"], swiftSettings: strict),
+        // SIMs
+        .target(name: "CAMEmulator", dependencies: ["CAM", "SCSI"], swiftSettings: strict),
+        .target(name: "CCAMLinuxSG"),
+        .target(name: "CAMLinuxSG", dependencies: ["CAM", "SCSI", "CCAMLinuxSG"], swiftSettings: strict),
+        .systemLibrary(
+            name: "CLibISCSI",
+            pkgConfig: "libiscsi",
+            providers: [.apt(["libiscsi-dev"])]
+        ),
+        .target(name: "CAMISCSI", dependencies: ["CAM", "SCSI", "CLibISCSI"], swiftSettings: strict),
+        // one device-specifier parser for every tool
+        .target(
+            name: "CAMSpecifier",
+            dependencies: ["CAM", "CAMEmulator", "CAMLinuxSG", "CAMISCSI"],
+            swiftSettings: strict
+        ),
+        // copy engine
+        .target(
+            name: "CAMDD",
+            dependencies: ["CAM", "SCSI", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict
+        ),
+        // tools
+        .executableTarget(
+            name: "camdd",
+            dependencies: ["CAMDD", "CAMSpecifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "camcontrol",
+            dependencies: ["CAM", "SCSI", "CAMSpecifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "cam-bench",
+            dependencies: ["CAM", "SCSI", "CAMEmulator"],
+            swiftSettings: strict
+        ),
+        // tests
+        .testTarget(name: "SCSITests", dependencies: ["SCSI"], swiftSettings: strict),
+        .testTarget(name: "CAMTests", dependencies: ["CAM", "SCSI", "CAMEmulator"], swiftSettings: strict),
+        .testTarget(name: "CAMDDTests", dependencies: ["CAMDD", "CAM", "CAMEmulator"], swiftSettings: strict),
+        .testTarget(name: "ToolTests", dependencies: ["SCSI"], swiftSettings: strict),
+        .testTarget(name: "LinuxSGTests", dependencies: ["CAM", "SCSI", "CAMLinuxSG"], swiftSettings: strict),
+        .testTarget(name: "ISCSITests", dependencies: ["CAM", "SCSI", "CAMISCSI"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,1 @@
+int ccamlinuxsg_placeholder(void);

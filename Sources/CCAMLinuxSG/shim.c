@@ -1,0 +1,2 @@
+#include "CCAMLinuxSG.h"
+int ccamlinuxsg_placeholder(void) { return 0; }
