@@ -26,7 +26,8 @@ let package = Package(
         // protocol: CDB builders, sense, parsers; no I/O
         .target(name: "SCSI", swiftSettings: strict),
         // transport: CCBs, XPT, pass handles, completion workers, recovery, devstat
-        .target(name: "CAM", dependencies: ["SCSI"], swiftSettings: strict),
+        .target(name: "CCAM"),
+        .target(name: "CAM", dependencies: ["SCSI", "CCAM"], swiftSettings: strict),
         // SIMs
         .target(name: "CAMEmulator", dependencies: ["CAM", "SCSI"], swiftSettings: strict),
         .target(name: "CCAMLinuxSG"),
