@@ -30,7 +30,7 @@ public struct CopyResult: Sendable, Equatable {
 /// joined by in-order hand-over and zero-copy reblocking.
 ///
 /// Memory is fixed before the copy starts: the reader gets `depth_in + ceil(depth_out × bs_out
-/// / bs_in) + 1` blocks of `bs_in` bytes, the writer `depth_out + 1` requests with S/G lists
+/// / bs_in)` blocks of `bs_in` bytes (one more when neither size divides the other), the writer `depth_out + 1` requests with S/G lists
 /// sized for `bs_out`; nothing is allocated per request.
 public final class CopyEngine: @unchecked Sendable {
     // The workers own their state while running; `start`/`wait`/`run` are called by one
@@ -82,7 +82,11 @@ public final class CopyEngine: @unchecked Sendable {
         let wbs = output.blockSize
         let inDepth = max(1, input.depth)
         let outDepth = max(1, output.depth)
-        let forWriter = (outDepth * wbs + rbs - 1) / rbs + 1
+        // Enough blocks for the writer's depth of full requests; one more when the sizes do not
+        // divide each other, as a request then spans one block more than its size suggests.
+        let misaligned = wbs % rbs != 0 && rbs % wbs != 0
+        // Plus one, so the reader has a block to fill while the writer holds a full depth.
+        let forWriter = (outDepth * wbs + rbs - 1) / rbs + (misaligned ? 1 : 0) + 1
         let blockCount = inDepth + forWriter
         let segments = (wbs + rbs - 1) / rbs + 3
         let alignment = max(4096, input.directAlignment)

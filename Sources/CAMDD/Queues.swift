@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CAM
 import CCAMDD
+import Synchronization
 
 /// A fixed-capacity FIFO of small integers (buffer and request indices). Its storage is
 /// allocated once, so pushing and popping on the copy path allocate nothing.
@@ -68,6 +69,8 @@ final class Mailbox: @unchecked Sendable {
     private var end: StreamEnd?
     private var stop = false
     private var asleep = false
+    /// Set by every post, cleared by `take`: lets a receiver spin briefly without the lock.
+    private let posted = Atomic<Bool>(false)
     /// The eventfd: readable after a post to a sleeping receiver.
     let descriptor: Int32
 
@@ -85,6 +88,7 @@ final class Mailbox: @unchecked Sendable {
         guard !batch.isEmpty else { return }
         lock.lock()
         batch.moveAll(to: items)
+        posted.store(true, ordering: .releasing)
         let wake = asleep
         asleep = false
         lock.unlock()
@@ -95,6 +99,7 @@ final class Mailbox: @unchecked Sendable {
     func postEnd(_ reason: StreamEnd) {
         lock.lock()
         if end == nil { end = reason }
+        posted.store(true, ordering: .releasing)
         let wake = asleep
         asleep = false
         lock.unlock()
@@ -105,6 +110,7 @@ final class Mailbox: @unchecked Sendable {
     func postStop() {
         lock.lock()
         stop = true
+        posted.store(true, ordering: .releasing)
         asleep = false
         lock.unlock()
         signal()
@@ -113,10 +119,28 @@ final class Mailbox: @unchecked Sendable {
     /// Takes everything posted into `into`; returns the end mark and the stop request.
     func take(into: IndexRing) -> (end: StreamEnd?, stop: Bool) {
         lock.lock()
+        posted.store(false, ordering: .relaxed)
         items.moveAll(to: into)
         let r = (end, stop)
         lock.unlock()
         return r
+    }
+
+    /// Waits up to `nanoseconds` for a post without sleeping: a peer that hands over a block
+    /// every few microseconds would otherwise cost a wake-up (two system calls and a context
+    /// switch) per block. Returns true when something was posted.
+    func spin(nanoseconds: UInt64) -> Bool {
+        let deadline = camMonotonicNanoseconds() &+ nanoseconds
+        var i = 0
+        while true {
+            if posted.load(ordering: .acquiring) { return true }
+            i += 1
+            if i & 15 == 0 {
+                if camMonotonicNanoseconds() >= deadline { return false }
+                // On a busy machine the peer may be waiting for this very CPU.
+                sched_yield()
+            }
+        }
     }
 
     /// Whether a stop was posted (for a worker blocked on a pipe).

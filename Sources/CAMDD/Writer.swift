@@ -115,6 +115,8 @@ final class Writer: @unchecked Sendable {
                 return
             }
             if !progress {
+                // Files have no other event than the peer's posts: spin a little first.
+                if endpoint.handle == nil && mailbox.spin(nanoseconds: 50_000) { continue }
                 if mailbox.prepareToSleep() {
                     loop.wait { token in if token == 0 { mailbox.clear() } }
                 }

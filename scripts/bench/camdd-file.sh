@@ -17,10 +17,10 @@ cp "$SRC" "$DST"   # both tools overwrite an existing file in place
 
 printf '%-22s %6s %12s %12s %7s\n' "case" "bs" "dd MB/s" "camdd MB/s" "ratio"
 for bs in 64k 1m; do
-    d=$(best_seconds dd if="$SRC" of=/dev/null bs=$bs status=none)
+    d=$(best_seconds dd if="$SRC" of=/dev/null bs=${bs^^} status=none)
     c=$(best_seconds "$CAMDD" -i file="$SRC",bs=$bs -o file=/dev/null,bs=$bs)
     printf '%-22s %6s %12s %12s %7s\n' "file -> /dev/null" $bs "$(mbs "$BYTES" "$d")" "$(mbs "$BYTES" "$c")" "$(ratio "$d" "$c")"
-    d=$(best_seconds dd if="$SRC" of="$DST" bs=$bs conv=notrunc status=none)
+    d=$(best_seconds dd if="$SRC" of="$DST" bs=${bs^^} conv=notrunc status=none)
     c=$(best_seconds "$CAMDD" -i file="$SRC",bs=$bs -o file="$DST",bs=$bs)
     printf '%-22s %6s %12s %12s %7s\n' "file -> file" $bs "$(mbs "$BYTES" "$d")" "$(mbs "$BYTES" "$c")" "$(ratio "$d" "$c")"
 done
