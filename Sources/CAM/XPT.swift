@@ -376,9 +376,9 @@ public final class XPT: @unchecked Sendable {
         let now = camMonotonicNanoseconds()
         record.lock.lock()
         record.finishLocked(ccb, now: now)
-        record.lock.unlock()
 
         if ccb.retriesLeft > 0, ccb.status != .requestComplete {
+            record.lock.unlock()
             let action = ErrorRecovery.action(for: ccb)
             if action != .none {
                 ccb.retriesLeft -= 1
@@ -393,9 +393,11 @@ public final class XPT: @unchecked Sendable {
                     return
                 }
             }
+            record.lock.lock()
         }
+        // Start what waits before handing this one back: the slot is free now.
+        record.kickLocked()
         ccb.owner?.deliver(ccb)
-        record.kick()
     }
 
     private func requeue(_ ccb: CCB, on record: CAMDeviceRecord) {
