@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The built camdd binary, end to end: emulated disks kept in files, pipes, bad input.
@@ -20,7 +21,9 @@ struct CamddToolTests {
         let w = try Support.run(["-i", "file=\(src),bs=\(inBS)", "-o", Self.disk(img) + ",bs=\(diskBS),depth=\(depth)"])
         #expect(w.status == 0, "\(w.stderr)")
         #expect(w.bytes("read from") == 2_500_000)
-        #expect(w.bytes("written to") == 2_500_000, "\(w.stderr)")
+        // 2 500 000 is not a whole number of 512-byte sectors: the last one is padded, and said so.
+        #expect(w.bytes("written to") == 2_500_096, "\(w.stderr)")
+        #expect(w.stderr.contains("padded the last block to pass0 with 96 zero bytes"))
         let r = try Support.run(["-i", Self.disk(img) + ",bs=\(diskBS),depth=\(depth)",
                                  "-o", "file=\(dir.file("dst")),bs=\(inBS)", "-m", "2500000"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Test helpers: temporary directories that remove themselves, deterministic data, checksums,
 /// and running the built camdd.
@@ -32,60 +33,12 @@ enum Support {
         return h
     }
 
-    /// The built camdd: $SWIFTCAM_BIN/camdd, or next to the test bundle in the build folder.
-    static var camdd: String {
-        if let bin = ProcessInfo.processInfo.environment["SWIFTCAM_BIN"] { return bin + "/camdd" }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("camdd").path
-    }
-
-    struct Result {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-        var out: String { String(decoding: stdout, as: UTF8.self) }
-
-        /// "N bytes read from X" → N.
-        func bytes(_ verb: String) -> UInt64? {
-            for line in stderr.split(separator: "\n") where line.contains(" bytes \(verb) ") {
-                if let n = UInt64(line.split(separator: " ")[0]) { return n }
-            }
-            return nil
-        }
-    }
+    /// The built camdd ($SWIFTCAM_BIN/camdd, or next to the test bundle).
+    static var camdd: String { TestSupport.tool("camdd") }
 
     /// Runs camdd with `arguments`, `input` on its stdin; kills it after `timeout` seconds.
-    static func run(_ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: camdd)
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["CAM_BUSES"] = nil
-        p.environment = env
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
-        p.standardOutput = outPipe
-        p.standardError = errPipe
-        p.standardInput = inPipe
-        try p.run()
-        let out = Collector(outPipe.fileHandleForReading)
-        let err = Collector(errPipe.fileHandleForReading)
-        if let input {
-            let h = inPipe.fileHandleForWriting
-            Thread.detachNewThread {
-                try? h.write(contentsOf: input)
-                try? h.close()
-            }
-        } else {
-            try? inPipe.fileHandleForWriting.close()
-        }
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(5_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        return Result(status: p.isRunning ? -9 : p.terminationStatus, stdout: out.wait(),
-                      stderr: String(decoding: err.wait(), as: UTF8.self))
+    static func run(_ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) throws -> TestSupport.Result {
+        try TestSupport.run(camdd, arguments, input: input, timeout: timeout)
     }
 
     /// Reads a pipe to its end on a thread of its own.
@@ -103,17 +56,17 @@ enum Support {
     }
 }
 
-/// A temporary directory, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "camdd-test-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+extension TestSupport.Result {
+    /// "N bytes read from X" → N.
+    func bytes(_ verb: String) -> UInt64? {
+        for line in stderr.split(separator: "\n") where line.contains(" bytes \(verb) ") {
+            if let n = UInt64(line.split(separator: " ")[0]) { return n }
+        }
+        return nil
     }
+}
 
-    func file(_ name: String) -> String { path + "/" + name }
-
+extension TemporaryDirectory {
     func write(_ name: String, _ data: Data) throws -> String {
         let p = file(name)
         try data.write(to: URL(fileURLWithPath: p))
@@ -121,6 +74,4 @@ final class TemporaryDirectory {
     }
 
     func read(_ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: file(name))) }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
