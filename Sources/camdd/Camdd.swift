@@ -21,18 +21,19 @@ struct Endpoints: ParsableArguments {
     var outputOptions: EndpointOptions { (try? EndpointOptions.parse(output ?? "")) ?? EndpointOptions(kind: .file, name: "") }
 
     func validate() throws {
-        guard let input, let output else {
-            throw ValidationError("Must specify both -i and -o (for example -i file=in.img -o pass=emu:disk:size=64m)")
+        if let input {
+            do {
+                _ = try EndpointOptions.parse(input)
+            } catch {
+                throw ValidationError("-i \(input): \(error)")
+            }
         }
-        do {
-            _ = try EndpointOptions.parse(input)
-        } catch {
-            throw ValidationError("-i \(input): \(error)")
-        }
-        do {
-            _ = try EndpointOptions.parse(output)
-        } catch {
-            throw ValidationError("-o \(output): \(error)")
+        if let output {
+            do {
+                _ = try EndpointOptions.parse(output)
+            } catch {
+                throw ValidationError("-o \(output): \(error)")
+            }
         }
     }
 }
@@ -117,6 +118,9 @@ struct Camdd: ParsableCommand {
     var reporting: ReportOptions
 
     func validate() throws {
+        if !reporting.memcpyBench && (endpoints.input == nil || endpoints.output == nil) {
+            throw ValidationError("Must specify both -i and -o (for example -i file=in.img -o pass=emu:disk:size=64m)")
+        }
         if reporting.json, let o = endpoints.output, (try? EndpointOptions.parse(o))?.name == "-" {
             throw ValidationError("--json writes to standard output, which is the copy's output here (-o file=-)")
         }
