@@ -124,6 +124,39 @@ struct EngineTests {
         #expect(r.statistics.output.bytes == 112 * 1024)
     }
 
+    @Test("-E with -C retries a unit attention; without -E the copy stops on it")
+    func errorRecovery() throws {
+        let dir = try TemporaryDirectory()
+        let xpt = XPT(completionThreads: 1)
+        defer { xpt.shutdown() }
+        let sim = EmulatorSIM()
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(parsing: "size=256k"))
+        let bus = xpt.register(sim)
+        try xpt.scan(bus)
+        let unit = try #require(xpt.devices().first { $0.path.bus == bus.number }).unit
+
+        func copy(_ settings: IOSettings) throws -> (CopyResult, [String]) {
+            let lines = Lines()
+            let input = try Endpoint.pass(xpt.open(unit: unit), options: Self.options("pass=x,bs=64k,depth=2"),
+                                          role: .input, settings: settings)
+            // After the probe: the next command meets the unit attention.
+            sim.injectUnitAttention(target: 0)
+            let e = try CopyEngine(input: input,
+                                   output: Endpoint.file(Self.options("file=\(dir.file("out")),trunc"), role: .output),
+                                   settings: settings, report: { lines.add($0) })
+            return (try e.run(signals: nil), lines.all)
+        }
+        let (raw, rawLines) = try copy(IOSettings())
+        #expect(raw.outcome == .failed)
+        #expect(rawLines.contains { $0.contains("UNIT ATTENTION") })
+        var recover = IOSettings()
+        recover.errorRecovery = true
+        recover.retryCount = 2
+        let (ok, _) = try copy(recover)
+        #expect(ok.outcome == .completed)
+        #expect(ok.statistics.output.bytes == 256 * 1024)
+    }
+
     @Test("buffer memory is bounded by depth × block size")
     func bounded() throws {
         let dir = try TemporaryDirectory()
