@@ -212,6 +212,9 @@ final class Reader: @unchecked Sendable {
         let base = block.storage.baseAddress!
         let fd = endpoint.fd
         let fileOffset = endpoint.offset + pos
+        // O_DIRECT reads whole aligned blocks: ask for `want` rounded up, keep `want`.
+        let align = endpoint.directAlignment
+        let ask = align > 0 ? (want + align - 1) / align * align : want
         var got = 0
         var atEnd = false
         var error: Int32 = 0
@@ -229,7 +232,7 @@ final class Reader: @unchecked Sendable {
                 }
             }
             let n = endpoint.seekable
-                ? pread(fd, base + got, want - got, off_t(fileOffset + UInt64(got)))
+                ? pread(fd, base + got, ask - got, off_t(fileOffset + UInt64(got)))
                 : read(fd, base + got, want - got)
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
@@ -241,6 +244,7 @@ final class Reader: @unchecked Sendable {
             // A short pread of a regular file is its end; asking again would cost a call.
             if endpoint.fileType == .regular && got < want { atEnd = true; break }
         }
+        got = min(got, want)
         let now = camMonotonicNanoseconds()
         counters.finished(at: now, latency: now &- start, ok: error == 0)
         if error != 0 {
