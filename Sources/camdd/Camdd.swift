@@ -76,6 +76,11 @@ struct ReportOptions: ParsableArguments {
 
     @Flag(name: .customLong("memcpy-bench"), help: .hidden)
     var memcpyBench = false
+
+    /// Benchmarks only: fill a pass input with zeros first (untimed), so that an emulated RAM
+    /// disk holds real data and reads copy it instead of filling zeros.
+    @Flag(name: .customLong("bench-prefill"), help: .hidden)
+    var benchPrefill = false
 }
 
 struct Camdd: ParsableCommand {
@@ -149,6 +154,14 @@ struct Camdd: ParsableCommand {
             warn("\(error)")
             throw ExitCode(1)
         }
+        if reporting.benchPrefill, input.kind == .pass {
+            do {
+                try prefill(input, opener: opener, settings: settings)
+            } catch {
+                warn("\(error)")
+                throw ExitCode(1)
+            }
+        }
         let engine: CopyEngine
         do {
             engine = try CopyEngine(input: input, output: output, maxBytes: command.maxBytes, settings: settings)
@@ -187,6 +200,19 @@ struct Camdd: ParsableCommand {
         opener.shutdown()
         if result.outcome != .completed { throw ExitCode(1) }
     }
+}
+
+/// Writes zeros over the whole of `input`'s device through a second handle, untimed.
+func prefill(_ input: Endpoint, opener: PassOpener, settings: IOSettings) throws(CAMDDError) {
+    var o = EndpointOptions(kind: .pass, name: input.options.name)
+    o.blockSize = UInt64(input.blockSize)
+    o.depth = input.depth
+    let target = try opener.open(o, role: .output, settings: settings)
+    let zero = try Endpoint.file(EndpointOptions(kind: .file, name: "/dev/zero"), role: .input)
+    let e = try CopyEngine(input: zero, output: target, maxBytes: target.capacity, settings: settings, report: { _ in })
+    _ = try e.run(signals: nil)
+    target.close()
+    zero.close()
 }
 
 /// camdd(8) reports with warnx: "camdd: message".

@@ -24,3 +24,15 @@ best_seconds() {
 # mbs BYTES SECONDS: MB/s with MB = 2^20, as camdd prints it.
 mbs() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / 1048576 / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# camdd_rate ARGS...: the best "MB/sec" camdd itself printed over $RUNS runs (the copy only,
+# without process start-up or device set-up).
+camdd_rate() {
+    local best=0
+    for _ in $(seq "$RUNS"); do
+        local r
+        r=$("$CAMDD" "$@" 2>&1 >/dev/null | awk '/ MB\/sec$/ { print $1 }')
+        best=$(awk -v a="$r" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
+    done
+    echo "$best"
+}
