@@ -204,3 +204,50 @@ struct CamddToolTests {
         #expect(r.out.contains("-i pass=") || r.out.contains("camdd -i"))
     }
 }
+
+/// Block devices: a loop device over a file, where the machine lets us make one (root).
+@Suite("camdd on a block device", .serialized, .enabled(if: LoopDevice.available))
+struct BlockDeviceTests {
+    @Test("sector size and size come from the kernel; direct I/O; padding; offsets; the end of the device")
+    func loopDevice() throws {
+        let dir = try TemporaryDirectory()
+        let loop = try LoopDevice(size: 4 << 20, in: dir)
+        defer { loop.detach() }
+        let data = Support.data(1_500_000, seed: 21)
+        let src = try dir.write("src", data)
+        let w = try Support.run(["-i", "file=\(src),bs=12k", "-o", "file=\(loop.path),bs=64k,direct"])
+        #expect(w.status == 0, "\(w.stderr)")
+        #expect(w.bytes("written to") == 1_500_160)
+        #expect(w.stderr.contains("padded the last block to \(loop.path) with 160 zero bytes"))
+        let r = try Support.run(["-i", "file=\(loop.path),bs=1m,direct", "-o", "file=-", "-m", "1500000"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == data)
+        let bad = try Support.run(["-i", "file=\(loop.path),bs=1000", "-o", "file=/dev/null"])
+        #expect(bad.status == 1 && bad.stderr.contains("not a multiple of sector size 512"))
+        let past = try Support.run(["-i", "file=\(loop.path),offset=4m", "-o", "file=/dev/null"])
+        #expect(past.status == 1 && past.stderr.contains("past the end"))
+        // 4 MiB device from offset 3 MiB: 1 MiB fits, the rest is not written, no error.
+        let full = try Support.run(["-i", "file=\(src)", "-o", "file=\(loop.path),offset=3m"])
+        #expect(full.status == 0, "\(full.stderr)")
+        #expect(full.bytes("written to") == 1 << 20)
+    }
+}
+
+/// A loop device over a file in a temporary directory.
+struct LoopDevice {
+    let path: String
+
+    static var available: Bool {
+        getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/loop-control")
+            && FileManager.default.isExecutableFile(atPath: "/sbin/losetup")
+    }
+
+    init(size: Int, in dir: TemporaryDirectory) throws {
+        let image = try dir.write("loop.img", Data(count: size))
+        let r = try TestSupport.run("/sbin/losetup", ["-f", "--show", image])
+        guard r.status == 0 else { throw CocoaError(.fileWriteUnknown) }
+        path = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func detach() { _ = try? TestSupport.run("/sbin/losetup", ["-d", path]) }
+}
