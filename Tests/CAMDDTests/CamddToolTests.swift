@@ -180,7 +180,11 @@ struct CamddToolTests {
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         let collector = Support.Collector(err.fileHandleForReading)
-        usleep(300_000)
+        // Signal only once camdd has blocked SIGUSR1 for its signalfd (before that it would
+        // take the default action and die), then give the copy a moment to run.
+        let blocked = Date().addingTimeInterval(20)
+        while !Self.blocksSIGUSR1(p.processIdentifier) && Date() < blocked { usleep(5_000) }
+        usleep(200_000)
         kill(p.processIdentifier, SIGUSR1)
         usleep(300_000)
         #expect(p.isRunning)
@@ -194,6 +198,16 @@ struct CamddToolTests {
         #expect(p.terminationStatus == 1)
         #expect(text.components(separatedBy: "bytes read from /dev/zero").count == 3, "\(text)")
         #expect(text.components(separatedBy: "MB/sec").count == 3)
+    }
+
+    /// Whether SIGUSR1 is in the process's blocked mask (/proc/PID/status, SigBlk).
+    static func blocksSIGUSR1(_ pid: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        for line in status.split(separator: "\n") where line.hasPrefix("SigBlk:") {
+            let hex = line.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            if let mask = UInt64(hex, radix: 16) { return mask & (1 << UInt64(SIGUSR1 - 1)) != 0 }
+        }
+        return false
     }
 
     @Test("--help shows the examples")
