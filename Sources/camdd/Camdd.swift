@@ -92,22 +92,27 @@ struct Camdd: ParsableCommand {
                   [-C retry_count] [-E] [-m max_io] [-t timeout] [-v] [-h] [--progress] [--json]
             """,
         discussion: """
-            DEV is a device specifier: emu:disk[:size=64m][:file=PATH][:sector=512], /dev/sgN,
-            iscsi://host[:port]/IQN/LUN, passN or bus:target:lun. Sizes take k, m, g, t
-            (powers of 1024). Defaults: pass bs = min(maxio, 1m) in whole sectors, depth 6;
-            file bs 512k, depth 1; -C 1; -t 60. Output files are not truncated unless ,trunc
-            is given. SIGUSR1 prints the statistics and goes on; SIGINT stops and prints them.
+            DEV is a device specifier: emu:disk[:size=64m][:file=PATH][:sector=512],
+            /dev/sgN, iscsi://host[:port]/IQN/LUN, passN or bus:target:lun.
+            Sizes take k, m, g, t (powers of 1024). Defaults: pass bs =
+            min(maxio, 1m) in whole sectors, depth 6; file bs 512k, depth 1;
+            -C 1; -t 60. Output files are not truncated unless ,trunc is given.
+            SIGUSR1 prints the statistics and goes on; SIGINT stops, prints them.
 
             EXAMPLES
-              Copy a file into an emulated disk kept in a file, copy it back, compare:
-                camdd -i file=data.bin -o pass=emu:disk:size=64m:file=disk.img,bs=64k,depth=8
-                camdd -i pass=emu:disk:size=64m:file=disk.img -o file=copy.bin,trunc -m 10m
-              Copy with different block sizes (reblocked without copying):
+              Copy a file into an emulated disk kept in a file, back, compare:
+                camdd -i file=data.bin \\
+                      -o pass=emu:disk:size=64m:file=disk.img,bs=64k,depth=8
+                camdd -i pass=emu:disk:size=64m:file=disk.img \\
+                      -o file=copy.bin,trunc -m $(stat -c %s data.bin)
+                cmp data.bin copy.bin
+              Reblock 4k reads into 1m writes (S/G lists, no copying):
                 camdd -i pass=pass0,bs=4k,depth=32 -o pass=pass1,bs=1m,depth=4
               Write 100 MiB of zeros to a disk, 4 commands in flight:
-                camdd -i file=/dev/zero,bs=1M -o pass=/dev/sg2,bs=1M,depth=4 -m 100M
-              Benchmark reading a disk, with JSON statistics:
-                camdd -i pass=iscsi://127.0.0.1/iqn.2024-01.test:disk/1,depth=16 -o file=/dev/null --json
+                camdd -i file=/dev/zero,bs=1M -o pass=/dev/sg2,depth=4 -m 100M
+              Benchmark reading an iSCSI LUN, JSON statistics on stdout:
+                camdd -i pass=iscsi://127.0.0.1/IQN/1,depth=16 \\
+                      -o file=/dev/null --json
               Read a file to standard output:
                 camdd -i file=/etc/hosts -o file=-
             """
