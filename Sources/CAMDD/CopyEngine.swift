@@ -87,7 +87,9 @@ public final class CopyEngine: @unchecked Sendable {
         let misaligned = wbs % rbs != 0 && rbs % wbs != 0
         // Plus one, so the reader has a block to fill while the writer holds a full depth.
         let forWriter = (outDepth * wbs + rbs - 1) / rbs + (misaligned ? 1 : 0) + 1
-        let blockCount = inDepth + forWriter
+        // Two synchronous file endpoints hand over a block per system call each; a little
+        // more slack lets the reader go on while the writer thread waits for a CPU.
+        let blockCount = max(inDepth + forWriter, input.kind == .file && output.kind == .file ? 4 : 0)
         let segments = (wbs + rbs - 1) / rbs + 3
         let alignment = max(4096, input.directAlignment)
         blocks = (0..<blockCount).map { Block(index: $0, capacity: rbs, alignment: alignment, pass: input.kind == .pass) }
