@@ -65,24 +65,31 @@ public struct SGDescriptor: ~Copyable, Sendable {
 
     /// Collects one completed command (read(2) of an `sg_io_hdr`): its data is in the
     /// request's buffers and its sense in the request's sense buffer when this returns. Returns
-    /// nil when none is complete. Throws `.deviceGone` (ENODEV) once the device is gone and
-    /// nothing is left to read.
+    /// nil when none is complete.
+    ///
+    /// After the device is removed the descriptor polls POLLHUP, commands that were in flight
+    /// still complete and are collected here, and then this keeps returning nil: a
+    /// non-blocking read never reports ENODEV (only `start` does), so the caller ends its wait
+    /// for what is left on its own.
     public func collect() throws(LinuxSGError) -> SGCompletion? {
-        var header = sg_io_hdr()
-        header.interface_id = Int32(UInt8(ascii: "S"))
-        header.pack_id = -1
-        return try collect(into: &header) ? SGCompletion(header) : nil
+        try collect(packID: -1)
     }
 
-    /// Collects the command with `packID` only; needs `setForcePackID(true)`.
+    /// Collects the command with `packID` only, when `setForcePackID(true)` is on (-1: any).
     public func collect(packID: Int32) throws(LinuxSGError) -> SGCompletion? {
         var header = sg_io_hdr()
         header.interface_id = Int32(UInt8(ascii: "S"))
+        // With SG_SET_FORCE_PACK_ID the driver looks at the buffer as the old sg_header first:
+        // only a negative second int (its reply_len, our dxfer_direction) makes it take
+        // pack_id from the sg_io_hdr; otherwise it reads a pack_id of 0 from the wrong field.
+        header.dxfer_direction = SG_DXFER_NONE
         header.pack_id = packID
         return try collect(into: &header) ? SGCompletion(header) : nil
     }
 
     /// `collect` into a caller's header, for callers that want every field. False: none ready.
+    /// For a pack_id of the caller's choice, set interface_id 'S', dxfer_direction
+    /// SG_DXFER_NONE and pack_id first (see `collect(packID:)`).
     public func collect(into header: inout sg_io_hdr) throws(LinuxSGError) -> Bool {
         let size = MemoryLayout<sg_io_hdr>.size
         let n = try withUnsafeMutablePointer(to: &header) { (p) throws(LinuxSGError) -> Int? in

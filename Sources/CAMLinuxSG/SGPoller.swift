@@ -8,21 +8,28 @@ import CCAMLinuxSG
 /// has completions to collect or its device went away. The Linux counterpart of the select(2)
 /// loop a pass(4) user runs over its CAMIOGET descriptors.
 ///
-/// Level-triggered: a handler that leaves completions unread is called again. After
-/// `.hangup` (POLLHUP/POLLERR: the device is gone) the descriptor is removed from the poller,
-/// since a hung-up descriptor stays ready forever; the handler still gets `.readable` first,
-/// so completions the driver finished before the removal are collected.
+/// Level-triggered: a handler that leaves completions unread is called again.
+///
+/// Removal: a hung-up descriptor (POLLHUP/POLLERR) stays ready forever, so it leaves epoll.
+/// Commands in flight when the device went still complete afterwards, and a non-blocking
+/// read never says ENODEV, so the handler gets `.hangup` once and then `.readable` every
+/// `drainIntervalMilliseconds` until it unregisters the descriptor, which it does when it
+/// has collected everything or given up waiting.
 public final class SGPoller: @unchecked Sendable {
-    // @unchecked: `registrations`, `nextToken`, `dispatching` and `stopping` are guarded by
-    // `lock`; `epollFD`, `wakeFD` and `thread` are set in init and never change.
+    // @unchecked: `registrations`, `tokens`, `draining`, `nextToken`, `dispatching` and
+    // `stopping` are guarded by `lock`; `epollFD`, `wakeFD` are set in init and never change;
+    // `thread` is guarded by `lock`.
 
     /// Why a handler is called.
     public enum Event: Sendable {
         /// Completions may be waiting: collect until `collect()` returns nil.
         case readable
-        /// The device is gone (POLLHUP): the descriptor is no longer polled.
+        /// The device is gone (POLLHUP). `.readable` follows at intervals until unregistered.
         case hangup
     }
+
+    /// How often a hung-up descriptor's handler is called to collect what is left.
+    public static let drainIntervalMilliseconds: Int32 = 10
 
     public typealias Handler = @Sendable (Event) -> Void
 
@@ -36,6 +43,7 @@ public final class SGPoller: @unchecked Sendable {
     private let idle = CAMCondition()
     private var registrations: [UInt64: Registration] = [:]
     private var tokens: [Int32: UInt64] = [:]
+    private var draining: Set<UInt64> = []
     private var nextToken: UInt64 = 1
     private var dispatching: UInt64 = 0
     private var stopping = false
@@ -108,6 +116,7 @@ public final class SGPoller: @unchecked Sendable {
         lock.lock()
         guard let token = tokens.removeValue(forKey: fd) else { lock.unlock(); return }
         registrations[token] = nil
+        draining.remove(token)
         // ENOENT/EBADF: already removed after a hang-up, or closed; either way not polled.
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         if !isPollerThread() {
@@ -140,9 +149,10 @@ public final class SGPoller: @unchecked Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
         defer { events.deallocate() }
         while true {
+            let timeout = lock.withLock { draining.isEmpty } ? -1 : Self.drainIntervalMilliseconds
             let n: Int
             do {
-                n = try SGSystem.epollWait(epollFD, events, capacity, timeoutMilliseconds: -1)
+                n = try SGSystem.epollWait(epollFD, events, capacity, timeoutMilliseconds: timeout)
             } catch {
                 // epoll_wait fails only for a broken epoll descriptor; nothing left to poll.
                 return
@@ -154,30 +164,38 @@ public final class SGPoller: @unchecked Sendable {
                     SGSystem.drain(eventFD: wakeFD)
                     continue
                 }
-                lock.lock()
-                guard !stopping, let r = registrations[token] else { lock.unlock(); continue }
-                dispatching = token
-                lock.unlock()
-
                 let hungUp = mask & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
-                if mask & EPOLLIN.rawValue != 0 || hungUp { r.handler(.readable) }
-                if hungUp {
-                    lock.withLock {
-                        if registrations[token] != nil {
-                            registrations[token] = nil
-                            tokens[r.fd] = nil
+                dispatch(token) { r in
+                    if mask & EPOLLIN.rawValue != 0 || hungUp { r.handler(.readable) }
+                    if hungUp {
+                        let first: Bool = lock.withLock {
+                            guard registrations[token] != nil, !draining.contains(token) else { return false }
+                            draining.insert(token)
                             _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, r.fd, nil)
+                            return true
                         }
+                        if first { r.handler(.hangup) }
                     }
-                    r.handler(.hangup)
                 }
-
-                lock.lock()
-                dispatching = 0
-                idle.broadcast()
-                lock.unlock()
+            }
+            // Hung-up descriptors: collect what completes after the removal.
+            for token in lock.withLock({ Array(draining) }) {
+                dispatch(token) { r in r.handler(.readable) }
             }
             if lock.withLock({ stopping }) { return }
         }
+    }
+
+    /// Runs `body` for a registration, marked as dispatching so `unregister` can wait for it.
+    private func dispatch(_ token: UInt64, _ body: (Registration) -> Void) {
+        lock.lock()
+        guard !stopping, let r = registrations[token] else { lock.unlock(); return }
+        dispatching = token
+        lock.unlock()
+        body(r)
+        lock.lock()
+        dispatching = 0
+        idle.broadcast()
+        lock.unlock()
     }
 }

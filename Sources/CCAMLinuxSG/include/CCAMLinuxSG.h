@@ -8,10 +8,12 @@
 // SG_SCSI_RESET...), and Swift imports all of them through this module, since Swift's Glibc
 // module does not include that header. What glibc's copy lacks (it is older than the
 // kernel's) and what the kernel keeps out of user headers is below, with the kernel's values.
-// <sys/epoll.h> and <sys/eventfd.h> are here because Swift's Glibc module does not bring them.
+// <sys/epoll.h>, <sys/eventfd.h> and <sys/fsuid.h> are here because Swift's Glibc module does
+// not bring them.
 #include <scsi/sg.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/fsuid.h>
 
 // sg_io_hdr.flags the kernel's <scsi/sg.h> has and glibc's does not.
 /// Request the driver's mmap-ed reserve buffer for the data (SG_FLAG_MMAP_IO).
