@@ -42,8 +42,10 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     public let channel: Int
     public let options: Options
     public let pathInquiry: PathInquiry
-    /// sg devices this SIM is limited to ("sg2"), nil for every device of its host and channel.
-    public let only: Set<String>?
+    /// Target and LUN pairs this SIM is limited to (the devices named at registration), nil
+    /// for every device of its host and channel. By address, not sg name: a device that is
+    /// removed and comes back may get another sg number.
+    let only: Set<SGAddress>?
 
     private let lock = CAMLock()
     private var units: [SGAddress: SGUnit] = [:]
@@ -51,8 +53,12 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     private var helpers: [CAMThread] = []
     private let poller: SGPoller
 
-    /// A SIM for Linux SCSI host `host`, channel `channel`; not yet registered.
-    public init(host: Int, channel: Int, only: Set<String>? = nil, options: Options = Options()) throws(CAMError) {
+    /// A SIM for Linux SCSI host `host`, channel `channel`, all its devices; not yet registered.
+    public convenience init(host: Int, channel: Int, options: Options = Options()) throws(CAMError) {
+        try self.init(host: host, channel: channel, only: nil, options: options)
+    }
+
+    init(host: Int, channel: Int, only: Set<SGAddress>?, options: Options) throws(CAMError) {
         self.host = host
         self.channel = channel
         self.only = only
@@ -92,8 +98,11 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
                 chosen.append(info)
             }
         }
-        var groups: [SGHostChannel: Set<String>] = [:]
-        for info in chosen { groups[SGHostChannel(host: info.host, channel: info.channel), default: []].insert(info.name) }
+        var groups: [SGHostChannel: Set<SGAddress>] = [:]
+        for info in chosen {
+            groups[SGHostChannel(host: info.host, channel: info.channel), default: []]
+                .insert(SGAddress(target: info.target, lun: info.lun))
+        }
         var buses: [CAMBus] = []
         for key in groups.keys.sorted() {
             let sim = try LinuxSGSIM(host: key.host, channel: key.channel, only: devices == nil ? nil : groups[key],
@@ -114,7 +123,7 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     /// opened and at least one failed for lack of privilege (with the device and what is needed).
     public func discover() throws(CAMError) -> [SIMTarget] {
         let present = SGDiscovery.devices().filter {
-            $0.host == host && $0.channel == channel && (only?.contains($0.name) ?? true)
+            $0.host == host && $0.channel == channel && (only?.contains(SGAddress(target: $0.target, lun: $0.lun)) ?? true)
         }
         var firstDenied: LinuxSGError?
         var firstOtherError: LinuxSGError?
@@ -177,7 +186,8 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
             // An ioctl that waits for the reset: never on the caller's thread.
             runHelper("sg-reset") { [self] in
                 do throws(LinuxSGError) {
-                    try unit.files[0].sg.reset(.device)
+                    guard let file = unit.currentFiles.first else { throw LinuxSGError(.deviceGone, "\(unit.devicePath) is gone") }
+                    try file.sg.reset(.device)
                     finish(ccb, .requestComplete)
                 } catch {
                     ccb.transportDetail = TransportDetail(text: error.message)
@@ -190,11 +200,10 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     }
 
     private func startSCSI(_ ccb: CCB, on unit: SGUnit) {
-        guard let slot = unit.claim(ccb) else {
+        guard let (slot, file) = unit.claim(ccb) else {
             finish(ccb, unit.isRemoved ? .deviceNotThere : .resourceUnavailable)
             return
         }
-        let file = unit.files[Int(slot) / SGDescriptor.maxOutstanding]
         let direction: SGDirection
         switch ccb.direction {
         case .none: direction = .none
@@ -267,7 +276,10 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
                 ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) was removed before the command completed")
                 finish(ccb, .deviceNotThere)
             }
-            if done { poller.unregister(fd: file.sg.fd) }
+            if done {
+                // Every descriptor of the unit stops being polled and closes.
+                for f in unit.closeFiles() { poller.unregister(fd: f.sg.fd) }
+            }
         }
     }
 
@@ -285,7 +297,7 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
         // escalated. Every command on the LUN ends (DID_RESET: aborted), this one with them,
         // unless it completes first.
         runHelper("sg-abort") {
-            _ = try? unit.files[0].sg.reset(.device)
+            _ = try? unit.currentFiles.first?.sg.reset(.device)
         }
         return true
     }
@@ -306,7 +318,7 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     // MARK: helpers
 
     private func watch(_ unit: SGUnit, at address: SGAddress) throws(LinuxSGError) {
-        for file in unit.files {
+        for file in unit.currentFiles {
             try poller.register(fd: file.sg.fd, device: unit.devicePath) { [weak self] event in
                 self?.collect(file, of: unit, event: event)
             }
@@ -315,7 +327,7 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
 
     /// Stops polling a unit that is replaced or shut down; what it had out completes as not there.
     private func retire(_ unit: SGUnit) {
-        for f in unit.files { poller.unregister(fd: f.sg.fd) }
+        for f in unit.closeFiles() { poller.unregister(fd: f.sg.fd) }
         for ccb in unit.abandonAll() {
             ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) is no longer attached")
             finish(ccb, .deviceNotThere)

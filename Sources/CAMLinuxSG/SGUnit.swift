@@ -22,10 +22,13 @@ final class SGFile: Sendable {
 /// queue) at once; the XPT keeps anything beyond in the device's pending queue, where CAM's
 /// fair sharing between handles applies. A slot number is the command's pack_id.
 final class SGUnit: @unchecked Sendable {
-    // @unchecked: `slots`, `free`, `outstanding`, `removed`, `abandoned` and `hangupAt` are
-    // guarded by `lock`; the rest is set in init.
+    // @unchecked: `files`, `slots`, `free`, `outstanding`, `removed`, `abandoned` and
+    // `hangupAt` are guarded by `lock`; `info` is set in init.
     let info: SGDeviceInfo
-    let files: [SGFile]
+    /// Emptied once a removed unit has drained, which closes the descriptors: the kernel
+    /// keeps a removed device's sg number taken while any descriptor on it is open, and a
+    /// device that comes back should get its old number.
+    private var files: [SGFile]
     let lock = CAMLock()
     private var slots: [CCB?]
     private var free: [Int32]
@@ -51,15 +54,27 @@ final class SGUnit: @unchecked Sendable {
         free = (0..<Int32(n)).reversed().map { $0 }
     }
 
-    /// Takes a slot for `ccb`; nil when the unit is removed or (never, with the XPT counting
-    /// slots) full.
-    func claim(_ ccb: CCB) -> Int32? {
+    /// Takes a slot for `ccb` and the descriptor it belongs to; nil when the unit is removed
+    /// or (never, with the XPT counting slots) full.
+    func claim(_ ccb: CCB) -> (slot: Int32, file: SGFile)? {
         lock.lock()
         defer { lock.unlock() }
         guard !removed, let slot = free.popLast() else { return nil }
         slots[Int(slot)] = ccb
         outstanding += 1
-        return slot
+        return (slot, files[Int(slot) / SGDescriptor.maxOutstanding])
+    }
+
+    /// The descriptors now (none once a removed unit has drained).
+    var currentFiles: [SGFile] { lock.withLock { files } }
+
+    /// Drops the descriptors; each closes when the last user lets go of it.
+    func closeFiles() -> [SGFile] {
+        lock.withLock {
+            let f = files
+            files = []
+            return f
+        }
     }
 
     /// Gives back the slot of a command that did not start.

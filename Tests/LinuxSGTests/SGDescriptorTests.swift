@@ -52,10 +52,14 @@ import Testing
     }
 }
 
-/// The raw v3 interface against a scsi_debug disk under a real kernel. One suite, serialized:
-/// the device is shared, and the last test removes it and scans it back.
+/// Everything that uses the scsi_debug device, one test at a time: the device is shared, and
+/// some tests remove it and scan it back.
 @Suite(.serialized, .enabled(if: SGTestDevice.available, "needs a scsi_debug sg device (scripts/vm/run-in-vm)"))
-struct SGDescriptorTests {
+enum OnSCSIDebug {}
+
+extension OnSCSIDebug {
+/// The raw v3 interface against a scsi_debug disk under a real kernel.
+@Suite struct SGDescriptorTests {
     let info: SGDeviceInfo
     let blockCount: UInt64
 
@@ -444,4 +448,5 @@ struct SGDescriptorTests {
         let fresh = try SGDescriptor(path: device.devicePath)
         #expect(try fresh.scsiID().target == info.target)
     }
+}
 }
