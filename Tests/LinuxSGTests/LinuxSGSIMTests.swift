@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CAM
 import CAMLinuxSG
+import CCAMLinuxSG
 import SCSI
 import Testing
 
@@ -42,7 +43,20 @@ enum SCSIDebugKnob {
     static func read(_ name: String) -> String? {
         SGDiscovery.readFileForTests(dir + name) ?? SGDiscovery.readFileForTests(parameters + name)
     }
-    static func write(_ name: String, _ value: String) throws { try SGDiscovery.write(value, to: dir + name) }
+    /// Sets a knob; scsi_debug refuses (EBUSY) while it holds commands, so retry a while.
+    static func write(_ name: String, _ value: String) throws {
+        var last: Error?
+        for _ in 0..<100 {
+            do {
+                try SGDiscovery.write(value, to: dir + name)
+                return
+            } catch {
+                last = error
+                usleep(50_000)
+            }
+        }
+        throw last!
+    }
 }
 
 extension SGDiscovery {
@@ -242,6 +256,7 @@ extension OnSCSIDebug {
         }
         // Commands now take far longer than their time-out (delay is in jiffies).
         try SCSIDebugKnob.write("delay", "2500")
+        #expect(SCSIDebugKnob.read("delay") == "2500")
         defer {
             try? SCSIDebugKnob.write("delay", oldDelay)
             if oldNDelay != "0" { try? SCSIDebugKnob.write("ndelay", oldNDelay) }
@@ -253,6 +268,49 @@ extension OnSCSIDebug {
         #expect(ccb.status == .commandTimeout, "\(ccb.status) \(ccb.transportDetail?.text ?? "") after \(ms) ms")
         #expect(ccb.transportDetail?.hostStatus == SGHostStatus.timeOut)
         print("sg SIM: a 1000 ms time-out came back after \(ms) ms as \(ccb.status); \(ccb.transportDetail?.text ?? "")")
+    }
+
+    @Test func scanWithoutPrivilegeSaysWhichDeviceAndWhatIsNeeded() {
+        let path = sgInfo.devicePath
+        // The file-system uid is per thread: the scan runs as an unprivileged user would.
+        let message: String? = onOwnThread { () -> String? in
+            let old = setfsuid(65534)
+            defer { _ = setfsuid(UInt32(old)) }
+            let x = XPT(completionThreads: 1)
+            defer { x.shutdown() }
+            do throws(CAMError) {
+                let buses = try LinuxSGSIM.register(on: x, devices: [path])
+                _ = try x.scan(buses[0])
+                return nil
+            } catch {
+                return "\(error.code.rawValue): \(error.message)"
+            }
+        }
+        let m = message ?? ""
+        #expect(m.hasPrefix("sim-failure"), "\(m)")
+        #expect(m.contains(path))
+        #expect(m.contains("read and write access"))
+    }
+
+    @Test func abortIsALogicalUnitResetAndTheCommandComesBack() throws {
+        let h = try xpt.open(unit: device.unit)
+        defer { h.close() }
+        let oldDelay = SCSIDebugKnob.read("ndelay")
+        try SCSIDebugKnob.write("ndelay", "200000000")
+        defer { if let oldDelay { try? SCSIDebugKnob.write("ndelay", oldDelay) } }
+        let buf = TestBuffer(4096)
+        let target = CCB(cdb: Self.rw10(0x28, lba: 0, blocks: 8), data: .buffer(buf.bytes), direction: .in)
+        try h.queue(target)
+        usleep(20_000)
+        let abort = CCB()
+        abort.function = .abort
+        abort.abortTarget = target
+        try h.execute(abort)
+        #expect(abort.status == .requestComplete, "abort: \(abort.status)")
+        #expect(h.wait(timeoutMilliseconds: 30_000))
+        let back = try #require(h.get())
+        #expect(back === target)
+        print("sg SIM: aborted READ(10) came back as \(back.status) \(back.transportDetail?.text ?? "")")
     }
 
     /// Last: the device goes while 32 commands are out, everything comes back, new commands
