@@ -232,6 +232,7 @@ extension OnSCSIDebug {
         #expect(!done.isOK)
         #expect(done.scsiStatus == SCSIStatus.checkCondition.rawValue)
         #expect(done.hostStatus == SGHostStatus.ok)
+        #expect(done.driverStatus & 0x0F == SGDriverStatus.sense)
         let sense = SenseData(UnsafeRawBufferPointer(rebasing: c.sense.bytes[0..<done.senseLength]))
         #expect(sense.senseKey == .illegalRequest)
         #expect(sense.asc == 0x21)  // LOGICAL BLOCK ADDRESS OUT OF RANGE

@@ -69,7 +69,8 @@
 #define CCAMLINUXSG_DID_TRANSPORT_MARGINAL 0x14
 
 // sg_io_hdr.driver_status: the driver byte (low nibble) and, in old kernels, suggestions
-// (high nibble). Current kernels set only DRIVER_SENSE and DRIVER_TIMEOUT/ERROR.
+// (high nibble). Seen on 6.1: DRIVER_SENSE with sense data; a time-out is DID_TIME_OUT with
+// DRIVER_OK, so the host byte is what to look at.
 #define CCAMLINUXSG_DRIVER_OK 0x00
 #define CCAMLINUXSG_DRIVER_BUSY 0x01
 #define CCAMLINUXSG_DRIVER_SOFT 0x02
