@@ -8,14 +8,17 @@ public struct CDB: Sendable, Equatable, Hashable {
     @usableFromInline
     internal var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
+    @usableFromInline
+    internal var _count: Int = 0
+
     /// The number of bytes in use.
-    public private(set) var count: Int = 0
+    @inlinable
+    public var count: Int { _count }
 
     /// An empty CDB of `count` zero bytes (`count` is clamped to 0...32).
     @inlinable
     public init(count: Int = 0) {
-        self.count = 0
-        self.count = Swift.min(Swift.max(count, 0), CDB.capacity)
+        self._count = Swift.min(Swift.max(count, 0), CDB.capacity)
     }
 
     /// A CDB holding `bytes`. Returns nil when there are more than 32 or none.
@@ -34,11 +37,11 @@ public struct CDB: Sendable, Equatable, Hashable {
     public subscript(index: Int) -> UInt8 {
         get {
             precondition(index >= 0 && index < CDB.capacity, "CDB index out of range")
-            return withUnsafeBytes(of: storage) { $0[index] }
+            return Swift.withUnsafeBytes(of: storage) { $0[index] }
         }
         set {
             precondition(index >= 0 && index < CDB.capacity, "CDB index out of range")
-            withUnsafeMutableBytes(of: &storage) { $0[index] = newValue }
+            Swift.withUnsafeMutableBytes(of: &storage) { $0[index] = newValue }
         }
     }
 
@@ -48,7 +51,7 @@ public struct CDB: Sendable, Equatable, Hashable {
         withUnsafeMutableBytes(of: &storage) { raw in
             for i in n..<CDB.capacity { raw[i] = 0 }
         }
-        count = n
+        _count = n
     }
 
     /// Calls `body` with the bytes in use.

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The error every CAM call throws: a stable code, the errno where there is one, and context
+/// a person can act on.
+///
+/// Only bad requests and system failures are errors; whatever happens on the device comes
+/// back as status in the completed CCB (pass(4): CAMIOQUEUE fails only for a bad request).
+public struct CAMError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, stable across releases.
+    public enum Code: String, Sendable {
+        /// The CCB's data is longer than the SIM's `maxio` (pass(4) EINVAL).
+        case dataTooLong = "data-too-long"
+        /// The function code is for the XPT only (XPT_SCAN_BUS, XPT_DEV_MATCH, ...).
+        case xptOnlyFunction = "xpt-only-function"
+        /// Empty or inconsistent scatter/gather list, or data with no direction.
+        case badDataDescriptor = "bad-data-descriptor"
+        /// The CDB is missing or malformed.
+        case badCDB = "bad-cdb"
+        /// The handle was closed.
+        case handleClosed = "handle-closed"
+        /// The device went away (pass(4) ENXIO).
+        case deviceGone = "device-gone"
+        /// No device answers to that unit, path or specifier.
+        case noSuchDevice = "no-such-device"
+        /// A CCB that is already queued was queued again.
+        case ccbBusy = "ccb-busy"
+        /// The request is not valid for other reasons.
+        case invalidRequest = "invalid-request"
+        /// A system call failed.
+        case systemCall = "system-call"
+        /// A SIM could not be set up (login failed, device cannot be opened...).
+        case simFailure = "sim-failure"
+        /// Not supported by this SIM or transport.
+        case unsupported = "unsupported"
+    }
+
+    public var code: Code
+    /// The errno, for system call failures.
+    public var errno: Int32?
+    /// What was being done, on what ("CAMIOQUEUE on pass2: READ(10) carries 2097152 bytes...").
+    public var message: String
+
+    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.errno = errno
+    }
+
+    /// A system call failure: names the call, the object, and the errno's text.
+    public static func system(_ call: String, _ errno: Int32, on object: String) -> CAMError {
+        let text = String(cString: strerror(errno))
+        return CAMError(.systemCall, "\(call) on \(object): \(text) (errno \(errno))", errno: errno)
+    }
+
+    public var description: String { message }
+}
+
+/// One wrapper for each system call CAM makes: errno is read at once, EINTR retried.
+@usableFromInline
+enum Sys {
+    @inline(__always)
+    static func retrying<T: BinaryInteger>(_ call: String, on object: String, _ body: () -> T) throws(CAMError) -> T {
+        while true {
+            let rc = body()
+            if rc >= 0 { return rc }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            throw CAMError.system(call, e, on: object)
+        }
+    }
+}

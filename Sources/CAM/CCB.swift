@@ -1,0 +1,409 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SCSI
+
+/// What a CCB asks for (FreeBSD's `xpt_opcode`).
+public enum CCBFunction: UInt8, Sendable, CustomStringConvertible {
+    /// XPT_SCSI_IO: run a SCSI command.
+    case scsiIO
+    /// XPT_PATH_INQ: immediate; fills `pathInquiry`.
+    case pathInquiry
+    /// XPT_GDEV_TYPE: immediate; fills `deviceInfo`.
+    case getDeviceInfo
+    /// XPT_NOOP: immediate; completes with request complete.
+    case noop
+    /// XPT_ABORT: abort the CCB in `abortTarget` (pass(4)'s to-do 3).
+    case abort
+    /// XPT_RESET_DEV: reset the device (the SIM's least disruptive reset).
+    case resetDevice
+    /// XPT_SCAN_BUS: XPT only, refused by a pass handle.
+    case scanBus
+    /// XPT_SCAN_LUN: XPT only.
+    case scanLUN
+    /// XPT_RESET_BUS: XPT only.
+    case resetBus
+    /// XPT_DEV_MATCH: XPT only.
+    case deviceMatch
+    /// XPT_ENG_INQ: XPT only.
+    case engineInquiry
+    /// XPT_ENG_EXEC: XPT only.
+    case engineExecute
+
+    /// Function codes that pass(4) refuses and only xpt(4) takes.
+    public var isXPTOnly: Bool {
+        switch self {
+        case .scanBus, .scanLUN, .resetBus, .deviceMatch, .engineInquiry, .engineExecute: return true
+        default: return false
+        }
+    }
+
+    /// Function codes that complete at once, onto the done queue, without a command slot.
+    public var isImmediate: Bool {
+        switch self {
+        case .pathInquiry, .getDeviceInfo, .noop, .abort: return true
+        default: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .scsiIO: return "XPT_SCSI_IO"
+        case .pathInquiry: return "XPT_PATH_INQ"
+        case .getDeviceInfo: return "XPT_GDEV_TYPE"
+        case .noop: return "XPT_NOOP"
+        case .abort: return "XPT_ABORT"
+        case .resetDevice: return "XPT_RESET_DEV"
+        case .scanBus: return "XPT_SCAN_BUS"
+        case .scanLUN: return "XPT_SCAN_LUN"
+        case .resetBus: return "XPT_RESET_BUS"
+        case .deviceMatch: return "XPT_DEV_MATCH"
+        case .engineInquiry: return "XPT_ENG_INQ"
+        case .engineExecute: return "XPT_ENG_EXEC"
+        }
+    }
+}
+
+/// CCB flags (FreeBSD's `ccb_flags`, the subset that means something here).
+public struct CCBFlags: OptionSet, Sendable {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// CAM_DIR_IN: data moves from the device into the buffers.
+    public static let dataIn = CCBFlags(rawValue: 1 << 0)
+    /// CAM_DIR_OUT: data moves from the buffers to the device.
+    public static let dataOut = CCBFlags(rawValue: 1 << 1)
+    /// CAM_PASS_ERR_RECOVER: let CAM retry recoverable errors up to `retryCount` times.
+    public static let errorRecovery = CCBFlags(rawValue: 1 << 2)
+    /// CAM_DIS_AUTOSENSE: do not collect sense data.
+    public static let disableAutosense = CCBFlags(rawValue: 1 << 3)
+    /// Queue at the head of the device's queue rather than the tail.
+    public static let queueAtHead = CCBFlags(rawValue: 1 << 4)
+}
+
+/// The data direction of a CCB.
+public enum CCBDirection: Sendable {
+    case none, `in`, out
+}
+
+/// SCSI task attribute (CAM's tag_action: MSG_SIMPLE_Q_TAG, MSG_ORDERED_Q_TAG, MSG_HEAD_OF_Q_TAG).
+public enum TagAction: UInt8, Sendable {
+    case simple = 0x20
+    case headOfQueue = 0x21
+    case ordered = 0x22
+    case aca = 0x24
+}
+
+/// A scatter/gather list of user virtual buffers, as `iovec`s (CAM_DATA_SG).
+///
+/// The segments are laid out as `struct iovec`, so a SIM hands them to readv/writev, the sg
+/// driver (iovec_count) or libiscsi (scsi_iovec) without conversion. Capacity is fixed when the
+/// list is made, so refilling it on the hot path allocates nothing.
+public final class SGList: @unchecked Sendable {
+    // Owned storage; a list belongs to one CCB at a time, and ownership moves with the CCB
+    // through queue/get, whose locks order the accesses.
+    public let segments: UnsafeMutablePointer<iovec>
+    public let capacity: Int
+    public private(set) var count: Int = 0
+    public private(set) var totalLength: Int = 0
+
+    public init(capacity: Int) {
+        precondition(capacity > 0, "an S/G list needs room for at least one segment")
+        self.capacity = capacity
+        segments = .allocate(capacity: capacity)
+        segments.initialize(repeating: iovec(), count: capacity)
+    }
+
+    deinit { segments.deallocate() }
+
+    /// Empties the list, keeping its storage.
+    public func removeAll() { count = 0; totalLength = 0 }
+
+    /// Adds a segment. Returns false when the list is full.
+    @discardableResult
+    public func append(_ base: UnsafeMutableRawPointer, length: Int) -> Bool {
+        guard count < capacity else { return false }
+        segments[count] = iovec(iov_base: base, iov_len: length)
+        count += 1
+        totalLength += length
+        return true
+    }
+
+    /// Adds a buffer as a segment. Returns false when the list is full.
+    @discardableResult
+    public func append(_ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let base = buffer.baseAddress else { return false }
+        return append(base, length: buffer.count)
+    }
+
+    /// The segments in use.
+    public var buffer: UnsafeMutableBufferPointer<iovec> {
+        UnsafeMutableBufferPointer(start: segments, count: count)
+    }
+
+    /// Copies `bytes` into the list's segments in order; returns how many were copied.
+    @discardableResult
+    public func copyIn(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var done = 0
+        for i in 0..<count where done < bytes.count {
+            let n = min(segments[i].iov_len, bytes.count - done)
+            segments[i].iov_base!.copyMemory(from: bytes.baseAddress! + done, byteCount: n)
+            done += n
+        }
+        return done
+    }
+
+    /// Copies up to `destination.count` bytes out of the list's segments; returns the count.
+    @discardableResult
+    public func copyOut(to destination: UnsafeMutableRawBufferPointer) -> Int {
+        var done = 0
+        for i in 0..<count where done < destination.count {
+            let n = min(segments[i].iov_len, destination.count - done)
+            (destination.baseAddress! + done).copyMemory(from: segments[i].iov_base!, byteCount: n)
+            done += n
+        }
+        return done
+    }
+}
+
+/// Where a CCB's data lives.
+///
+/// User virtual memory only: physical addresses (CAM_DATA_PADDR, CAM_DATA_SG_PADDR) do not
+/// exist in user space, so there is no case for them. The memory must stay valid and
+/// untouched from `queue` until the CCB comes back from `get`.
+public enum CCBData: @unchecked Sendable {
+    // @unchecked: the pointers are caller-owned; the pass contract says the caller keeps them
+    // alive and leaves them alone while the CCB is queued.
+    /// No data (CAM_DATA_VADDR with dxfer_len 0).
+    case none
+    /// One buffer (CAM_DATA_VADDR).
+    case buffer(UnsafeMutableRawBufferPointer)
+    /// A scatter/gather list (CAM_DATA_SG).
+    case scatterGather(SGList)
+
+    /// Bytes described.
+    public var length: Int {
+        switch self {
+        case .none: return 0
+        case .buffer(let b): return b.count
+        case .scatterGather(let sg): return sg.totalLength
+        }
+    }
+}
+
+/// Path inquiry (XPT_PATH_INQ): what a bus can do.
+public struct PathInquiry: Sendable, Equatable {
+    /// Largest data transfer of one CCB, in bytes (`maxio`).
+    public var maxIO: Int
+    /// Commands a device on this bus may have started at once (the device's command slots).
+    public var commandSlots: Int
+    /// The bus number the XPT gave this bus.
+    public var bus: Int
+    /// SIM name ("emu", "sg", "iscsi"), as `sim_vid`.
+    public var simName: String
+    /// Unit of the SIM (host number for sg), as `unit_number`.
+    public var simUnit: Int
+    /// Transport ("Emulated", "SCSI generic", "iSCSI"), as `transport`.
+    public var transport: String
+    /// Highest target and LUN numbers.
+    public var maxTarget: Int
+    public var maxLUN: UInt64
+    /// Initiator id, vendor strings for camcontrol's `-v`.
+    public var hbaVendor: String
+
+    public init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
+                transport: String, maxTarget: Int = 255, maxLUN: UInt64 = 255, hbaVendor: String = "SwiftCAM") {
+        self.maxIO = maxIO
+        self.commandSlots = commandSlots
+        self.bus = bus
+        self.simName = simName
+        self.simUnit = simUnit
+        self.transport = transport
+        self.maxTarget = maxTarget
+        self.maxLUN = maxLUN
+        self.hbaVendor = hbaVendor
+    }
+}
+
+/// A device's address: bus (path id), target, LUN.
+public struct CAMPath: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var bus: Int
+    public var target: Int
+    public var lun: UInt64
+    public init(bus: Int, target: Int, lun: UInt64) {
+        self.bus = bus; self.target = target; self.lun = lun
+    }
+    public static func < (a: CAMPath, b: CAMPath) -> Bool {
+        (a.bus, a.target, a.lun) < (b.bus, b.target, b.lun)
+    }
+    /// "B:T:L", as camcontrol takes it.
+    public var description: String { "\(bus):\(target):\(lun)" }
+}
+
+/// Raw transport status a SIM keeps for printing (sg host/driver status, iSCSI response).
+public struct TransportDetail: Sendable, Equatable, CustomStringConvertible {
+    public var hostStatus: UInt16
+    public var driverStatus: UInt16
+    public var text: String
+    public init(hostStatus: UInt16 = 0, driverStatus: UInt16 = 0, text: String) {
+        self.hostStatus = hostStatus; self.driverStatus = driverStatus; self.text = text
+    }
+    public var description: String { text }
+}
+
+/// A CAM control block: one request to a device and, once it comes back, its outcome
+/// (FreeBSD's `union ccb`, here a reusable object).
+///
+/// A CCB belongs to its caller until `queue`, to CAM until `get` returns it, then to the caller
+/// again; reuse it for the next request. Nothing is allocated per request: the sense buffer is
+/// allocated once with the CCB.
+public final class CCB: @unchecked Sendable {
+    // @unchecked: ownership of a CCB moves between one caller and CAM through queue/get, and
+    // each hand-over goes through a lock, so no two threads touch its fields at once.
+
+    // MARK: request
+    /// What to do.
+    public var function: CCBFunction = .scsiIO
+    /// Direction, recovery and queueing flags.
+    public var flags: CCBFlags = []
+    /// SCSI task attribute.
+    public var tagAction: TagAction = .simple
+    /// The command.
+    public var cdb = CDB()
+    /// Where the data is.
+    public var data: CCBData = .none
+    /// Time-out in milliseconds; `CCB.infiniteTimeout` waits forever (CAM_TIME_INFINITY).
+    public var timeoutMilliseconds: UInt32 = 60_000
+    /// Retries CAM may make when `.errorRecovery` is set (ccb_h.retry_count).
+    public var retryCount: Int = 0
+    /// Yours: comes back unchanged (pass(4)'s periph_priv).
+    public var cookie: UInt64 = 0
+    /// Yours too: any object to carry along, returned unchanged.
+    public var context: AnyObject?
+    /// For `.abort`: the CCB to abort.
+    public var abortTarget: CCB?
+
+    // MARK: outcome
+    /// CAM status; `.requestInProgress` while queued.
+    public var status: CAMStatus = .requestInProgress
+    /// SCSI status byte, valid with `.scsiStatusError` and `.requestComplete`.
+    public var scsiStatus: SCSIStatus = .good
+    /// Bytes of valid sense in `senseBuffer` (0: none; CAM_AUTOSNS_VALID when > 0).
+    public var senseLength: Int = 0
+    /// Room for sense data (252 bytes, SPC-5's maximum), allocated once.
+    public let senseBuffer: UnsafeMutableRawBufferPointer
+    /// Bytes not transferred.
+    public var residual: Int = 0
+    /// Raw transport status for printing, when the SIM has one.
+    public var transportDetail: TransportDetail?
+    /// Filled by `.pathInquiry`.
+    public var pathInquiry: PathInquiry?
+    /// Filled by `.getDeviceInfo`.
+    public var deviceInfo: CAMDeviceInfo?
+    /// Nanoseconds from the SIM start to completion.
+    public var durationNanoseconds: UInt64 = 0
+    /// Retries CAM made.
+    public var retriesDone: Int = 0
+
+    /// CAM_TIME_INFINITY.
+    public static let infiniteTimeout: UInt32 = .max
+    /// Sense buffer size.
+    public static let senseCapacity = 252
+
+    // MARK: CAM's own (internal to the transport)
+    /// Links for the pending and done queues (one queue at a time).
+    var queueNext: CCB?
+    /// Links for the device's in-flight list, for listing what is outstanding.
+    var flightNext: CCB?
+    weak var flightPrev: CCB?
+    var owner: PassHandle?
+    var deviceRecord: CAMDeviceRecord?
+    var startNanoseconds: UInt64 = 0
+    var queuedNanoseconds: UInt64 = 0
+    var retriesLeft: Int = 0
+    var isSynchronous = false
+    var synchronousDone = false
+    var state: State = .idle
+
+    enum State: UInt8 { case idle, pending, inFlight, done }
+
+    public init() {
+        senseBuffer = .allocate(byteCount: CCB.senseCapacity, alignment: 8)
+        senseBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    /// A SCSI I/O CCB, ready to queue.
+    public convenience init(cdb: CDB, data: CCBData = .none, direction: CCBDirection = .none,
+                            timeoutMilliseconds: UInt32 = 60_000, cookie: UInt64 = 0) {
+        self.init()
+        self.setSCSI(cdb: cdb, data: data, direction: direction, timeoutMilliseconds: timeoutMilliseconds)
+        self.cookie = cookie
+    }
+
+    deinit { senseBuffer.deallocate() }
+
+    /// Fills in a SCSI I/O request (cam_fill_csio), keeping the cookie and the sense buffer.
+    public func setSCSI(cdb: CDB, data: CCBData = .none, direction: CCBDirection = .none,
+                        timeoutMilliseconds: UInt32 = 60_000) {
+        function = .scsiIO
+        self.cdb = cdb
+        self.data = data
+        flags.remove([.dataIn, .dataOut])
+        switch direction {
+        case .none: break
+        case .in: flags.insert(.dataIn)
+        case .out: flags.insert(.dataOut)
+        }
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// The data direction given by the flags.
+    public var direction: CCBDirection {
+        if flags.contains(.dataIn) { return .in }
+        if flags.contains(.dataOut) { return .out }
+        return .none
+    }
+
+    /// The valid sense bytes.
+    public var sense: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: senseBuffer[0..<min(max(senseLength, 0), CCB.senseCapacity)])
+    }
+
+    /// The sense, decoded (allocates; for error paths).
+    public var senseData: SenseData? { senseLength > 0 ? SenseData(sense) : nil }
+
+    /// Stores sense bytes (what SIMs call); truncates to 252 bytes.
+    public func setSense(_ bytes: UnsafeRawBufferPointer) {
+        let n = min(bytes.count, CCB.senseCapacity)
+        if n > 0 { senseBuffer.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        senseLength = n
+    }
+
+    /// Stores sense bytes given as an array.
+    public func setSense(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { setSense($0) }
+    }
+
+    /// True when the request completed without error.
+    public var succeeded: Bool { status == .requestComplete }
+
+    /// Bytes actually transferred (data length less residual).
+    public var transferred: Int { max(0, data.length - residual) }
+
+    /// Clears the outcome before the CCB goes out (again).
+    func resetOutcome() {
+        status = .requestInProgress
+        scsiStatus = .good
+        senseLength = 0
+        residual = 0
+        transportDetail = nil
+        durationNanoseconds = 0
+    }
+
+    /// Marks a completion in one call (what SIMs use).
+    public func complete(status: CAMStatus, scsiStatus: SCSIStatus = .good, residual: Int = 0) {
+        self.status = status
+        self.scsiStatus = scsiStatus
+        self.residual = residual
+    }
+}

@@ -1,0 +1,465 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SCSI
+import CCAM
+
+/// An open pass device: the asynchronous CAMIOQUEUE / CAMIOGET interface of pass(4), per
+/// opener.
+///
+/// - `queue` never waits for I/O and fails only for a bad request; what happens on the device
+///   comes back as status in the completed CCB.
+/// - `get` returns one completed CCB or nil (pass(4): ENOENT). Completions come in any order;
+///   each CCB's `cookie` and `context` come back unchanged.
+/// - `descriptor` is readable exactly while completed CCBs wait, for poll/epoll/select.
+/// - `completions` is the same queue as an `AsyncSequence`.
+/// - Each handle has its own queues (pass(4) shared one between openers); the device's command
+///   slots are shared round-robin between the handles that have work.
+/// - `close` with commands in flight abandons them: their completions are dropped, and the
+///   device record lives until they drain.
+public final class PassHandle: @unchecked Sendable {
+    // @unchecked: `pending*` fields are guarded by the device record's lock; `done*`, `closed`,
+    // `waiter` and `fd` by `doneLock`. Lock order: device lock before doneLock.
+    let device: CAMDeviceRecord
+    unowned let xpt: XPT
+
+    // device lock
+    /// Set by `close` under the device lock once the handle has left the device's list, so a
+    /// racing `queue` cannot strand a CCB on a handle the device no longer serves.
+    var detached = false
+    var pendingHead: CCB?
+    var pendingTail: CCB?
+    var pendingCount = 0
+
+    // done lock
+    let doneLock = CAMLock()
+    let doneCondition = CAMCondition()
+    var doneHead: CCB?
+    var doneTail: CCB?
+    var doneCount = 0
+    var closed = false
+    var fd: Int32
+    var waiter: CheckedContinuation<CCB?, Never>?
+    var outstanding = 0
+
+    /// The eventfd: readable while completed CCBs wait. Valid until `close`.
+    public let descriptor: Int32
+    /// The unit ("pass3" is 3) and path of the device.
+    public let unit: Int
+    public let path: CAMPath
+
+    init(device: CAMDeviceRecord, xpt: XPT, unit: Int) throws(CAMError) {
+        self.device = device
+        self.xpt = xpt
+        self.unit = unit
+        self.path = device.path
+        let fd = ccam_eventfd_nonblocking(0)
+        if fd < 0 { throw CAMError.system("eventfd", Glibc.errno, on: "pass\(unit)") }
+        self.fd = fd
+        self.descriptor = fd
+    }
+
+    deinit {
+        if !closed { Glibc.close(fd) }
+    }
+
+    /// The device's name for messages ("pass3").
+    public var name: String { "pass\(unit)" }
+
+    /// The bus's path inquiry (XPT_PATH_INQ), without a round trip.
+    public var pathInquiry: PathInquiry { device.bus.pathInquiry }
+
+    /// Largest data transfer one CCB may carry.
+    public var maxIO: Int { device.maxIO }
+
+    // MARK: CAMIOQUEUE
+
+    /// Queues a CCB (CAMIOQUEUE). Never waits for I/O.
+    ///
+    /// Throws only for a bad request: data longer than `maxIO`, an XPT-only function, an empty
+    /// or inconsistent S/G list, a CCB already queued, a closed handle, a device that is gone.
+    public func queue(_ ccb: CCB) throws(CAMError) {
+        try validate(ccb)
+        if ccb.function.isImmediate {
+            try runImmediate(ccb)
+            return
+        }
+        ccb.resetOutcome()
+        ccb.owner = self
+        ccb.deviceRecord = device
+        ccb.retriesLeft = ccb.flags.contains(.errorRecovery) ? max(0, ccb.retryCount) : 0
+        ccb.retriesDone = 0
+        let counted = !ccb.isSynchronous
+        doneLock.lock()
+        if closed {
+            doneLock.unlock()
+            release(ccb)
+            throw CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
+        }
+        if counted { outstanding += 1 }
+        doneLock.unlock()
+        device.lock.lock()
+        if device.gone || detached {
+            let gone = device.gone
+            device.lock.unlock()
+            if counted { doneLock.withLock { outstanding -= 1 } }
+            release(ccb)
+            throw gone ? CAMError(.deviceGone, "CAMIOQUEUE on \(name): the device is gone")
+                       : CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
+        }
+        pushPendingLocked(ccb, atHead: ccb.flags.contains(.queueAtHead))
+        device.kickLocked()
+    }
+
+    func closedUnlocked() -> Bool { doneLock.withLock { closed } }
+
+    private func validate(_ ccb: CCB) throws(CAMError) {
+        if ccb.state == .pending || ccb.state == .inFlight {
+            throw CAMError(.ccbBusy, "CAMIOQUEUE on \(name): this CCB is already queued")
+        }
+        if ccb.function.isXPTOnly {
+            throw CAMError(.xptOnlyFunction, "CAMIOQUEUE on \(name): \(ccb.function) is for the XPT only; pass devices do not take it")
+        }
+        guard ccb.function == .scsiIO else { return }
+        if ccb.cdb.count == 0 {
+            throw CAMError(.badCDB, "CAMIOQUEUE on \(name): the CCB has no CDB")
+        }
+        let length = ccb.data.length
+        if length > device.maxIO {
+            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(ccb.cdb.commandNameForCAM) carries \(length) bytes, more than the bus's maxio of \(device.maxIO)")
+        }
+        switch ccb.data {
+        case .none:
+            if ccb.direction != .none {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): data direction is set but the CCB has no data")
+            }
+        case .buffer(let b):
+            if b.baseAddress == nil && b.count > 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): buffer with no address")
+            }
+            if ccb.direction == .none && b.count > 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the CCB has data but no direction (set .dataIn or .dataOut)")
+            }
+        case .scatterGather(let sg):
+            if sg.count == 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the scatter/gather list is empty")
+            }
+            for i in 0..<sg.count where sg.segments[i].iov_base == nil && sg.segments[i].iov_len > 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): S/G segment \(i) has no address")
+            }
+            if ccb.direction == .none {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the CCB has an S/G list but no direction")
+            }
+        }
+    }
+
+    /// Immediate CCBs complete at once, onto the done queue.
+    private func runImmediate(_ ccb: CCB) throws(CAMError) {
+        if closedUnlocked() { throw CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed") }
+        ccb.resetOutcome()
+        switch ccb.function {
+        case .pathInquiry:
+            ccb.pathInquiry = device.bus.pathInquiry
+            ccb.status = .requestComplete
+        case .getDeviceInfo:
+            ccb.deviceInfo = xpt.info(for: device)
+            ccb.status = ccb.deviceInfo == nil ? .deviceNotThere : .requestComplete
+        case .noop:
+            ccb.status = .requestComplete
+        case .abort:
+            ccb.status = abort(ccb.abortTarget)
+        default:
+            ccb.status = .requestInvalid
+        }
+        ccb.owner = self
+        ccb.state = .inFlight
+        if !ccb.isSynchronous { doneLock.withLock { outstanding += 1 } }
+        deliver(ccb)
+    }
+
+    /// XPT_ABORT: a queued CCB is taken back at once; a started one is handed to the SIM.
+    private func abort(_ target: CCB?) -> CAMStatus {
+        guard let target, target.owner === self else { return .pathInvalid }
+        device.lock.lock()
+        if target.state == .pending, removePendingLocked(target) {
+            device.lock.unlock()
+            target.status = .requestAborted
+            target.state = .inFlight
+            deliver(target)
+            return .requestComplete
+        }
+        let started = target.state == .inFlight
+        device.lock.unlock()
+        guard started else { return .unableToAbort }
+        return device.bus.sim.abort(target, at: device.path) ? .requestComplete : .unableToAbort
+    }
+
+    // MARK: CAMIOGET
+
+    /// Takes one completed CCB (CAMIOGET), or nil when none is done (pass(4): ENOENT).
+    public func get() -> CCB? {
+        doneLock.lock()
+        guard let ccb = doneHead else { doneLock.unlock(); return nil }
+        doneHead = ccb.queueNext
+        ccb.queueNext = nil
+        if doneHead == nil {
+            doneTail = nil
+            if !closed { clearEventLocked() }
+        }
+        doneCount -= 1
+        outstanding -= 1
+        doneLock.unlock()
+        release(ccb)
+        return ccb
+    }
+
+    /// Completed CCBs waiting to be taken.
+    public var completedCount: Int { doneLock.withLock { doneCount } }
+
+    /// CCBs queued and not yet taken back with `get`.
+    public var outstandingCount: Int { doneLock.withLock { outstanding } }
+
+    private func release(_ ccb: CCB) {
+        ccb.owner = nil
+        ccb.deviceRecord = nil
+        ccb.state = .idle
+    }
+
+    /// Waits until a completion is available or `timeoutMilliseconds` pass (-1: forever).
+    /// Returns true when `get` will return a CCB. A convenience over poll(2) on `descriptor`.
+    public func wait(timeoutMilliseconds: Int32 = -1) -> Bool {
+        var p = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while true {
+            if closedUnlocked() { return false }
+            let rc = poll(&p, 1, timeoutMilliseconds)
+            if rc < 0 && errno == EINTR { continue }
+            return rc > 0
+        }
+    }
+
+    // MARK: CAMIOCOMMAND
+
+    /// Runs a CCB and waits for it (CAMIOCOMMAND). Throws only as `queue` does; the outcome is
+    /// in the CCB. Must not be called on a SIM's own I/O thread.
+    public func execute(_ ccb: CCB) throws(CAMError) {
+        ccb.isSynchronous = true
+        ccb.synchronousDone = false
+        do {
+            try queue(ccb)
+        } catch {
+            ccb.isSynchronous = false
+            throw error
+        }
+        doneLock.lock()
+        while !ccb.synchronousDone { doneCondition.wait(doneLock) }
+        ccb.isSynchronous = false
+        doneLock.unlock()
+        release(ccb)
+    }
+
+    // MARK: completion side (called by the XPT)
+
+    /// Puts a finished CCB on the done queue, wakes pollers and waiters; drops it if closed.
+    func deliver(_ ccb: CCB) {
+        doneLock.lock()
+        if ccb.isSynchronous {
+            ccb.synchronousDone = true
+            doneCondition.broadcast()
+            doneLock.unlock()
+            return
+        }
+        if closed {
+            // Abandoned: pass(4) keeps the record alive until the last one drains; dropping
+            // our reference to the device here is that drain.
+            outstanding -= 1
+            doneLock.unlock()
+            release(ccb)
+            return
+        }
+        if let w = waiter {
+            waiter = nil
+            outstanding -= 1
+            doneLock.unlock()
+            release(ccb)
+            w.resume(returning: ccb)
+            return
+        }
+        ccb.queueNext = nil
+        if let t = doneTail { t.queueNext = ccb } else {
+            doneHead = ccb
+            signalEventLocked()
+        }
+        doneTail = ccb
+        doneCount += 1
+        doneLock.unlock()
+    }
+
+    private func signalEventLocked() {
+        var one: UInt64 = 1
+        while write(fd, &one, 8) < 0 && errno == EINTR {}
+    }
+
+    private func clearEventLocked() {
+        var v: UInt64 = 0
+        while read(fd, &v, 8) < 0 && errno == EINTR {}
+    }
+
+    // MARK: pending queue (device lock held)
+
+    func pushPendingLocked(_ ccb: CCB, atHead: Bool) {
+        ccb.state = .pending
+        ccb.queuedNanoseconds = 0
+        if atHead {
+            ccb.queueNext = pendingHead
+            pendingHead = ccb
+            if pendingTail == nil { pendingTail = ccb }
+        } else {
+            ccb.queueNext = nil
+            if let t = pendingTail { t.queueNext = ccb } else { pendingHead = ccb }
+            pendingTail = ccb
+        }
+        pendingCount += 1
+    }
+
+    func popPendingLocked() -> CCB? {
+        guard let ccb = pendingHead else { return nil }
+        pendingHead = ccb.queueNext
+        if pendingHead == nil { pendingTail = nil }
+        ccb.queueNext = nil
+        pendingCount -= 1
+        return ccb
+    }
+
+    func removePendingLocked(_ target: CCB) -> Bool {
+        var prev: CCB?
+        var c = pendingHead
+        while let ccb = c {
+            if ccb === target {
+                if let prev { prev.queueNext = ccb.queueNext } else { pendingHead = ccb.queueNext }
+                if pendingTail === ccb { pendingTail = prev }
+                ccb.queueNext = nil
+                pendingCount -= 1
+                return true
+            }
+            prev = ccb
+            c = ccb.queueNext
+        }
+        return false
+    }
+
+    func drainPendingLocked() -> [CCB] {
+        var out: [CCB] = []
+        while let c = popPendingLocked() { out.append(c) }
+        return out
+    }
+
+    // MARK: close
+
+    /// Closes the handle. Queued CCBs that have not started are dropped; started ones are
+    /// abandoned and their completions dropped; the descriptor is closed. Idempotent.
+    public func close() {
+        doneLock.lock()
+        if closed { doneLock.unlock(); return }
+        closed = true
+        var c = doneHead
+        while let ccb = c { c = ccb.queueNext; ccb.queueNext = nil; outstanding -= 1; release(ccb) }
+        doneHead = nil
+        doneTail = nil
+        doneCount = 0
+        Glibc.close(fd)
+        let w = waiter
+        waiter = nil
+        doneLock.unlock()
+        w?.resume(returning: nil)
+
+        device.lock.lock()
+        detached = true
+        device.handles.removeAll { $0 === self }
+        let dropped = drainPendingLocked()
+        device.lock.unlock()
+        doneLock.withLock { outstanding -= dropped.filter { !$0.isSynchronous }.count }
+        for ccb in dropped {
+            if ccb.isSynchronous {
+                ccb.status = .requestAborted
+                doneLock.withLock { ccb.synchronousDone = true; doneCondition.broadcast() }
+            } else {
+                release(ccb)
+            }
+        }
+        xpt.handleClosed(device)
+    }
+
+    /// Whether `close` was called.
+    public var isClosed: Bool { closedUnlocked() }
+
+    // MARK: listing, statistics
+
+    /// What this handle has outstanding: queued and started CCBs (pass(4) to-do 2).
+    public func outstandingCCBs() -> (queued: [CCB], started: [CCB]) {
+        device.lock.lock()
+        defer { device.lock.unlock() }
+        var queued: [CCB] = []
+        var c = pendingHead
+        while let ccb = c { queued.append(ccb); c = ccb.queueNext }
+        let started = device.inFlightLocked().filter { $0.owner === self }
+        return (queued, started)
+    }
+
+    /// The device's statistics (devstat), shared by all its handles.
+    public var statistics: DeviceStatistics {
+        device.lock.withLock { DeviceStatistics(storage: device.stats) }
+    }
+
+    /// The device as the XPT knows it now.
+    public var deviceInfo: CAMDeviceInfo? { xpt.info(for: device) }
+
+    // MARK: async
+
+    /// Completions as an `AsyncSequence`: each `next()` waits for one; ends when the handle is
+    /// closed. One consumer at a time.
+    public var completions: Completions { Completions(handle: self) }
+
+    /// See `completions`.
+    public struct Completions: AsyncSequence, Sendable {
+        public typealias Element = CCB
+        let handle: PassHandle
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let handle: PassHandle
+            public mutating func next() async -> CCB? {
+                await handle.nextCompletion()
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
+    }
+
+    func nextCompletion() async -> CCB? {
+        if let c = get() { return c }
+        return await withCheckedContinuation { (cont: CheckedContinuation<CCB?, Never>) in
+            doneLock.lock()
+            if closed {
+                doneLock.unlock()
+                cont.resume(returning: nil)
+                return
+            }
+            if let ccb = doneHead {
+                doneLock.unlock()
+                _ = ccb
+                cont.resume(returning: get())
+                return
+            }
+            precondition(waiter == nil, "PassHandle.completions supports one consumer at a time")
+            waiter = cont
+            doneLock.unlock()
+        }
+    }
+}
+
+extension CDB {
+    /// "opcode 0x28" until the SCSI module names commands.
+    var commandNameForCAM: String {
+        let h = String(opcode, radix: 16, uppercase: true)
+        return "opcode 0x" + (h.count == 1 ? "0" + h : h)
+    }
+}

@@ -1,0 +1,46 @@
+/// One target a SIM reports when the XPT scans its bus.
+public struct SIMTarget: Sendable, Equatable {
+    /// The target number on the bus.
+    public var target: Int
+    /// The LUNs, when the SIM knows them (sg: the kernel does). nil: the XPT asks the target
+    /// with REPORT LUNS and falls back to LUN 0.
+    public var luns: [UInt64]?
+    public init(target: Int, luns: [UInt64]? = nil) {
+        self.target = target
+        self.luns = luns
+    }
+}
+
+/// A SCSI interface module: one way to reach devices (CAM's SIM, `struct cam_sim`).
+///
+/// The contract: the XPT calls `start` with a CCB and never waits; the SIM completes the CCB
+/// later, on any thread, through `CAMBus.complete`. A SIM owns its own I/O threads. The XPT
+/// calls `start` with at most `pathInquiry.commandSlots` CCBs started per device.
+public protocol CAMSIM: AnyObject, Sendable {
+    /// XPT_PATH_INQ for this SIM's bus (the XPT fills in the bus number).
+    var pathInquiry: PathInquiry { get }
+
+    /// Called once by `XPT.register` before anything else: keep the bus to complete CCBs on.
+    func attached(to bus: CAMBus)
+
+    /// The targets on the bus now (XPT_SCAN_BUS). May block briefly (a discovery login).
+    func discover() throws(CAMError) -> [SIMTarget]
+
+    /// Starts an XPT_SCSI_IO or XPT_RESET_DEV CCB at `path`. Must not block on I/O.
+    func start(_ ccb: CCB, at path: CAMPath)
+
+    /// Asks the device to abort a started CCB (XPT_ABORT). Returns false when the transport
+    /// cannot; when true, the CCB completes later (as aborted, or normally if it won the race).
+    func abort(_ ccb: CCB, at path: CAMPath) -> Bool
+
+    /// What a person calls the device at `path` ("/dev/sg2", a masked iSCSI URL, "emu:disk").
+    func deviceName(at path: CAMPath) -> String
+
+    /// The bus is going away: stop threads; complete what is outstanding with device-not-there.
+    func shutdown()
+}
+
+extension CAMSIM {
+    public func abort(_ ccb: CCB, at path: CAMPath) -> Bool { false }
+    public func shutdown() {}
+}
