@@ -29,18 +29,20 @@ extension Array where Element == UInt8 {
     func be32(at i: Int) -> UInt32? { bigEndian(at: i, width: 4).map { UInt32($0) } }
     func be64(at i: Int) -> UInt64? { bigEndian(at: i, width: 8) }
 
-    /// Bytes `range` clamped to what exists (possibly empty).
-    func clamped(_ range: Range<Int>) -> ArraySlice<UInt8> {
-        let lo = Swift.min(Swift.max(range.lowerBound, 0), count)
-        let hi = Swift.min(Swift.max(range.upperBound, lo), count)
+    /// Bytes `from` up to `to`, clamped to what exists: empty when `to` is not past `from`.
+    /// Takes two ints rather than a Range because building `a..<b` traps when b < a, and the
+    /// ends here come from lengths in untrusted data.
+    func clamped(_ from: Int, _ to: Int) -> ArraySlice<UInt8> {
+        let lo = Swift.min(Swift.max(from, 0), count)
+        let hi = Swift.min(Swift.max(to, lo), count)
         return self[lo..<hi]
     }
 
     /// SPC's ASCII fields: printable bytes of `range` as text with trailing spaces and NULs
     /// removed (leading spaces kept only when `trimLeading` is false). Non-printable bytes
     /// become "." so that a garbage field still prints on one line.
-    func asciiField(_ range: Range<Int>, trimLeading: Bool = false) -> String {
-        var s = clamped(range)
+    func asciiField(_ from: Int, _ to: Int, trimLeading: Bool = false) -> String {
+        var s = clamped(from, to)
         while let last = s.last, last == 0x20 || last == 0 { s = s.dropLast() }
         if trimLeading { while let first = s.first, first == 0x20 || first == 0 { s = s.dropFirst() } }
         return String(decoding: s.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x2E }, as: UTF8.self)

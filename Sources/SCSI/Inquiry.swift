@@ -140,13 +140,13 @@ public struct StandardInquiry: Sendable, Equatable {
     public var commandQueuing: Bool { bytes.bit(1, of: 7) ?? false }
 
     /// T10 VENDOR IDENTIFICATION, trailing spaces removed.
-    public var vendor: String { bytes.asciiField(8..<16) }
+    public var vendor: String { bytes.asciiField(8, 16) }
     /// PRODUCT IDENTIFICATION, trailing spaces removed.
-    public var product: String { bytes.asciiField(16..<32) }
+    public var product: String { bytes.asciiField(16, 32) }
     /// PRODUCT REVISION LEVEL, trailing spaces removed.
-    public var revision: String { bytes.asciiField(32..<36) }
+    public var revision: String { bytes.asciiField(32, 36) }
     /// The drive serial number some vendors put in bytes 36-43 (vendor specific).
-    public var vendorSpecific: [UInt8] { Array(bytes.clamped(36..<56)) }
+    public var vendorSpecific: [UInt8] { Array(bytes.clamped(36, 56)) }
 
     /// VERSION DESCRIPTORs (bytes 58-73), zeros left out.
     public var versionDescriptors: [UInt16] {

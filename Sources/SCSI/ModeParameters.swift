@@ -117,7 +117,7 @@ public struct ModePage: Sendable, Equatable {
         isSubpageFormat ? Int(bytes.be16(at: 2) ?? 0) : Int(bytes.byte(at: 1) ?? 0)
     }
     /// The parameter bytes after the page header (as many as arrived).
-    public var parameters: [UInt8] { Array(bytes.clamped(headerLength..<(headerLength + pageLength))) }
+    public var parameters: [UInt8] { Array(bytes.clamped(headerLength, headerLength + pageLength)) }
 
     /// The page's SPC/SBC name ("Caching", "Control"), or nil.
     public var name: String? { ModePage.name(code: code, subpage: subpage) }

@@ -22,12 +22,16 @@ public struct LogicalUnitNumber: Sendable, Hashable, Comparable, CustomStringCon
     }
 
     /// The LUN that encodes `number` in the simplest way: peripheral addressing below 256,
-    /// flat addressing below 16384, else the swizzled 64-bit form (inverse of `number`).
-    public init(number: UInt64) {
+    /// flat addressing below 16384, else the swizzled 64-bit form (the inverse of `number`).
+    /// Nil for 0x4000-0x7FFF: swizzled, those are single-level flat LUNs, which `number`
+    /// reads as their 14-bit value, so no LUN has them as its number.
+    public init?(number: UInt64) {
         if number < 256 {
             rawValue = number << 48
         } else if number < 0x4000 {
             rawValue = (0x4000 | number) << 48
+        } else if number < 0x8000 {
+            return nil
         } else {
             rawValue = LogicalUnitNumber.swizzle(number)
         }

@@ -206,7 +206,7 @@ public struct SenseData: Sendable, Equatable {
     /// The additional sense bytes of fixed format past byte 17 (vendor or command set data).
     public var additionalSenseBytes: [UInt8] {
         guard isFixedFormat else { return [] }
-        return Array(bytes.clamped(18..<claimedLength))
+        return Array(bytes.clamped(18, claimedLength))
     }
 
     // MARK: Descriptors

@@ -74,7 +74,7 @@ public struct OneCommandSupport: Sendable, Equatable {
         guard let b1 = b.byte(at: 1), let size = b.be16(at: 2) else { return nil }
         support = b1 & 0x07
         timeoutsPresent = b1 & 0x80 != 0
-        usageData = Array(b.clamped(4..<(4 + Int(size))))
+        usageData = Array(b.clamped(4, 4 + Int(size)))
     }
 
     /// True for SUPPORT 3 or 5.

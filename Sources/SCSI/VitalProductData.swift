@@ -20,7 +20,7 @@ public struct VPDHeader: Sendable, Equatable {
     }
 
     /// The page body: bytes 4 up to the page length, clamped to what arrived.
-    func body(_ b: [UInt8]) -> ArraySlice<UInt8> { b.clamped(4..<(4 + pageLength)) }
+    func body(_ b: [UInt8]) -> ArraySlice<UInt8> { b.clamped(4, 4 + pageLength) }
 }
 
 /// Names of the VPD pages a block device may have.
@@ -103,8 +103,8 @@ public struct UnitSerialNumber: Sendable, Equatable {
         guard let h = VPDHeader(b), h.pageCode == 0x80 else { return nil }
         header = h
         let end = 4 + h.pageLength
-        rawSerialNumber = String(decoding: b.clamped(4..<end).map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x2E }, as: UTF8.self)
-        serialNumber = b.asciiField(4..<end, trimLeading: true)
+        rawSerialNumber = String(decoding: b.clamped(4, end).map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x2E }, as: UTF8.self)
+        serialNumber = b.asciiField(4, end, trimLeading: true)
     }
 }
 
@@ -247,7 +247,7 @@ public struct DeviceIdentification: Sendable, Equatable {
                 protocolIdentifierValid: b[i + 1] & 0x80 != 0,
                 association: (b[i + 1] >> 4) & 0x03,
                 designatorType: b[i + 1] & 0x0F,
-                identifier: Array(b.clamped((i + 4)..<(i + 4 + length)))))
+                identifier: Array(b.clamped(i + 4, i + 4 + length))))
             i += 4 + length
         }
     }
@@ -276,7 +276,7 @@ public struct BlockLimits: Sendable, Equatable {
         let b = Array(data)
         guard let h = VPDHeader(b), h.pageCode == 0xB0 else { return nil }
         header = h
-        page = Array(b.clamped(0..<(4 + h.pageLength)))
+        page = Array(b.clamped(0, 4 + h.pageLength))
     }
 
     /// WSNZ: WRITE SAME with a zero length is not supported.
@@ -327,7 +327,7 @@ public struct BlockDeviceCharacteristics: Sendable, Equatable {
         let b = Array(data)
         guard let h = VPDHeader(b), h.pageCode == 0xB1 else { return nil }
         header = h
-        let page = Array(b.clamped(0..<(4 + h.pageLength)))
+        let page = Array(b.clamped(0, 4 + h.pageLength))
         mediumRotationRate = page.be16(at: 4)
         nominalFormFactor = page.byte(at: 7).map { $0 & 0x0F }
     }
@@ -356,7 +356,7 @@ public struct LogicalBlockProvisioning: Sendable, Equatable {
         let b = Array(data)
         guard let h = VPDHeader(b), h.pageCode == 0xB2 else { return nil }
         header = h
-        let page = Array(b.clamped(0..<(4 + h.pageLength)))
+        let page = Array(b.clamped(0, 4 + h.pageLength))
         thresholdExponent = page.byte(at: 4) ?? 0
         let f = page.byte(at: 5) ?? 0
         unmapSupported = f & 0x80 != 0
