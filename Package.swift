@@ -44,10 +44,11 @@ let package = Package(
             dependencies: ["CAM", "CAMEmulator", "CAMLinuxSG", "CAMISCSI"],
             swiftSettings: strict
         ),
-        // copy engine
+        // copy engine (+ a C shim for epoll, eventfd, signalfd, block-device ioctls)
+        .target(name: "CCAMDD"),
         .target(
             name: "CAMDD",
-            dependencies: ["CAM", "SCSI", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["CAM", "SCSI", "CCAMDD", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict
         ),
         // tools
