@@ -21,7 +21,9 @@ public final class PassHandle: @unchecked Sendable {
     // @unchecked: `pending*` fields are guarded by the device record's lock; `done*`, `closed`,
     // `waiter` and `fd` by `doneLock`. Lock order: device lock before doneLock.
     let device: CAMDeviceRecord
-    unowned let xpt: XPT
+    // Strong: a handle keeps its transport alive until the handle itself goes (handles stay
+    // valid until closed, whoever else lets go of the XPT).
+    let xpt: XPT
 
     // device lock
     /// Set by `close` under the device lock once the handle has left the device's list, so a
