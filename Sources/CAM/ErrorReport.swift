@@ -28,6 +28,15 @@ extension CCB {
     }
 }
 
+extension PassHandle {
+    /// "pass0:emu0:0:0:0": how FreeBSD names a periph in error messages (periph, SIM and
+    /// unit, bus, target, LUN).
+    public var periphName: String {
+        let pi = pathInquiry
+        return "\(name):\(pi.simName)\(pi.simUnit):\(path.bus):\(path.target):\(path.lun)"
+    }
+}
+
 extension String {
     /// "CHECK CONDITION" → "Check Condition", as camcontrol prints SCSI status.
     var capitalizedWords: String {

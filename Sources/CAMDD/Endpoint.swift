@@ -173,20 +173,20 @@ public final class Endpoint: @unchecked Sendable {
             do {
                 try handle.execute(ccb)
             } catch {
-                throw CAMDDError(.probeFailed, "error sending \(SCSINames.command(cdb)) to \(handle.name): \(error)")
+                throw CAMDDError(.probeFailed, "error sending \(cdb.commandName) to \(handle.name): \(error)")
             }
             guard ccb.status == .requestComplete else {
                 let r = ErrorReport.lines(for: ccb, on: handle, verbose: settings.verbose)
                 throw CAMDDError(.probeFailed, (r.detail + ["Unable to probe device \(handle.name): \(r.summary)"]).joined(separator: "\n"))
             }
         }
-        try run(ReadWriteCDB.readCapacity10(), length: 8)
+        try run(CDB.readCapacity10(), length: 8)
         let b = UnsafeRawBufferPointer(buffer)
         var last = UInt64(be32(b, 0))
         var length = be32(b, 4)
         if last == 0xFFFF_FFFF {
             buffer.initializeMemory(as: UInt8.self, repeating: 0)
-            try run(ReadWriteCDB.readCapacity16(), length: 32)
+            try run(CDB.readCapacity16(), length: 32)
             last = (UInt64(be32(b, 0)) << 32) | UInt64(be32(b, 4))
             length = be32(b, 8)
         }

@@ -137,8 +137,8 @@ final class Reader: @unchecked Sendable {
             // sector multiple) is read and not handed on.
             let readBytes = (want + sector - 1) / sector * sector
             let lba = (endpoint.offset + pos) / UInt64(sector)
-            let cdb = ReadWriteCDB.make(write: false, lba: lba, blocks: UInt32(readBytes / sector),
-                                        minimumSize: endpoint.options.minimumCommandSize)
+            let cdb = CDB.readWrite(isWrite: false, lba: lba, blocks: UInt32(readBytes / sector),
+                                    minimumSize: endpoint.options.minimumCommandSize) ?? CDB()
             ccb.setSCSI(cdb: cdb, data: .buffer(UnsafeMutableRawBufferPointer(rebasing: block.storage[0..<readBytes])),
                         direction: .in, timeoutMilliseconds: settings.timeoutMilliseconds)
             if settings.errorRecovery {
@@ -155,11 +155,11 @@ final class Reader: @unchecked Sendable {
             do {
                 try handle.queue(ccb)
             } catch {
-                fail("camdd: error queueing \(SCSINames.command(cdb)) at LBA \(lba) to \(handle.name): \(error)")
+                fail("camdd: error queueing \(cdb.commandName) at LBA \(lba) to \(handle.name): \(error)")
                 break
             }
             if endpoint.options.debug > 0 {
-                report("camdd: \(handle.name): queued \(SCSINames.command(cdb)) LBA \(lba) blocks \(readBytes / sector)")
+                report("camdd: \(handle.name): queued \(cdb.commandName) LBA \(lba) blocks \(readBytes / sector)")
             }
             counters.started(at: now)
             free.pop()

@@ -233,8 +233,10 @@ final class Writer: @unchecked Sendable {
         let sector = endpoint.sectorSize
         let total = req.length + req.padding
         let lba = (endpoint.offset + req.position) / UInt64(sector)
-        let cdb = ReadWriteCDB.make(write: true, lba: lba, blocks: UInt32(total / sector),
-                                    minimumSize: endpoint.options.minimumCommandSize)
+        // mcs= is validated to 6...16, so there is always a CDB; an empty one would be refused
+        // by queue() rather than sent.
+        let cdb = CDB.readWrite(isWrite: true, lba: lba, blocks: UInt32(total / sector),
+                                minimumSize: endpoint.options.minimumCommandSize) ?? CDB()
         let data: CCBData = req.sg.count == 1
             ? .buffer(UnsafeMutableRawBufferPointer(start: req.sg.segments[0].iov_base, count: req.sg.segments[0].iov_len))
             : .scatterGather(req.sg)
@@ -250,12 +252,12 @@ final class Writer: @unchecked Sendable {
         do {
             try handle.queue(ccb)
         } catch {
-            fail("camdd: error queueing \(SCSINames.command(cdb)) at LBA \(lba) to \(handle.name): \(error)")
+            fail("camdd: error queueing \(cdb.commandName) at LBA \(lba) to \(handle.name): \(error)")
             releaseSlices(req)
             return false
         }
         if endpoint.options.debug > 0 {
-            report("camdd: \(handle.name): queued \(SCSINames.command(cdb)) LBA \(lba) blocks \(total / sector) segments \(req.sg.count)")
+            report("camdd: \(handle.name): queued \(cdb.commandName) LBA \(lba) blocks \(total / sector) segments \(req.sg.count)")
         }
         counters.started(at: now)
         return true

@@ -63,7 +63,7 @@ static func run(_ ccb: CCB, on h: PassHandle, _ options: GenericOptions, quietOn
     if ccb.status == .requestComplete { return true }
     if !quietOnError {
         if options.verbose {
-            for l in ccb.errorReport(device: h.camName) { printError(l) }
+            for l in ccb.errorReport(device: h.periphName) { printError(l) }
         } else {
             printError("camcontrol: \(ccb.cdb.commandName) failed on \(h.name): \(ccb.status)" + (ccb.senseLength > 0 ? ", \(ccb.senseData!.summary)" : ""))
         }
@@ -82,14 +82,6 @@ static func inquiryLine(_ inq: StandardInquiry) -> String {
     s += (inq.removable ? "Removable " : "Fixed ") + inq.peripheralDeviceType.name + " " + inq.scsiRevisionText
     return s
 }
-}
-
-extension PassHandle {
-    /// "pass0:emu0:0:0:0", as FreeBSD names a periph in error messages.
-    var camName: String {
-        let pi = pathInquiry
-        return "\(name):\(pi.simName)\(pi.simUnit):\(path.bus):\(path.target):\(path.lun)"
-    }
 }
 
 #if canImport(Glibc)
