@@ -4,7 +4,8 @@ import CAM
 ///
 /// `.none` completes inside `start`, on the queuing thread; the others hand the command to a
 /// timer thread that completes it when due, so queue depth matters and, with `.random`,
-/// completions come back out of order (as tagged commands on a real disk do).
+/// completions come back out of order (as tagged commands on a real disk do). INQUIRY,
+/// REPORT LUNS and REQUEST SENSE always answer at once, as a disk's firmware does.
 public enum EmulatedLatency: Sendable, Equatable {
     case none
     case fixed(nanoseconds: UInt64)

@@ -143,7 +143,10 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             bus.complete(ccb, direct: true)
             return
         }
-        var delay = disk.drawLatencyLocked()
+        // INQUIRY, REPORT LUNS and REQUEST SENSE come from the firmware, not the medium: they
+        // answer at once, so scanning a slow disk does not wait for its latency.
+        let op = ccb.cdb.opcode
+        var delay = (op == 0x12 || op == 0xA0 || op == 0x03) ? 0 : disk.drawLatencyLocked()
         if delay == 0 {
             disk.runLocked(ccb, slot: slot)
             slot.lock.unlock()
