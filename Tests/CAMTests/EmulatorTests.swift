@@ -577,6 +577,53 @@ struct EmulatorTests {
         #expect(throws: CAMError.self) { try rig.sim.addDisk(target: 2, EmulatedDiskConfiguration()) }
     }
 
+    @Test("several threads queue and reap on shared disks, inline and delayed, while a disk comes and goes", .timeLimit(.minutes(1)))
+    func concurrentUse() throws {
+        let fast = EmulatedDiskConfiguration(capacityBytes: 4 << 20)
+        let slow = EmulatedDiskConfiguration(capacityBytes: 4 << 20, latency: .random(minNanoseconds: 0, maxNanoseconds: 200_000), taskSlots: 8)
+        let rig = try EmuRig([(0, 0, fast), (1, 0, slow)])
+        let paths = [CAMPath(bus: rig.bus.number, target: 0, lun: 0), CAMPath(bus: rig.bus.number, target: 1, lun: 0)]
+        let threads = 4, perThread = 400, depth = 8
+        let results = CAMLockedBox([Int](repeating: 0, count: threads))
+        let xpt = rig.xpt
+        let workers = (0..<threads).map { t in
+            CAMThread(name: "emu-test\(t)") {
+                guard let h = try? xpt.open(path: paths[t % 2]) else { return }
+                defer { h.close() }
+                let buffers = (0..<depth).map { _ in EmuBuffer(4096) }
+                var queued = 0, done = 0, good = 0
+                var free = Array(0..<depth)
+                while done < perThread {
+                    while queued < perThread, let slot = free.popLast() {
+                        let lba = UInt64((queued * 8 + t) % 8000)
+                        let cdb = queued % 3 == 0 ? write10(lba, 8) : read10(lba, 8)
+                        let ccb = CCB(cdb: CDB(cdb)!, data: .buffer(buffers[slot].buffer),
+                                      direction: queued % 3 == 0 ? .out : .in, cookie: UInt64(slot))
+                        ccb.flags.insert(.errorRecovery)
+                        ccb.retryCount = 50
+                        if (try? h.queue(ccb)) == nil { return }
+                        queued += 1
+                    }
+                    _ = h.wait(timeoutMilliseconds: 100)
+                    while let c = h.get() {
+                        done += 1
+                        if c.status == .requestComplete { good += 1 }
+                        free.append(Int(c.cookie))
+                    }
+                }
+                results.withLock { $0[t] = good }
+            }
+        }
+        for i in 0..<20 {
+            try rig.sim.addDisk(target: 5, EmulatedDiskConfiguration(capacityBytes: 1 << 20, latency: .fixed(nanoseconds: 50_000)))
+            usleep(1_000)
+            rig.sim.removeDisk(target: 5)
+            _ = i
+        }
+        for w in workers { w.join() }
+        #expect(results.withLock { $0 } == [Int](repeating: perThread, count: threads))
+    }
+
     @Test("a file-backed disk keeps its data across two emulator instances")
     func filePersists() throws {
         try withTemporaryFile { path in
