@@ -101,6 +101,11 @@ final class CAMDeviceRecord: @unchecked Sendable {
     /// because the loop re-checks under the lock before it gives up.
     func kick() {
         lock.lock()
+        kickLocked()
+    }
+
+    /// `kick` for a caller that holds the lock; returns with it released.
+    func kickLocked() {
         if starting || gone { lock.unlock(); return }
         starting = true
         while slotsInUse < slots, let ccb = nextPendingLocked() {

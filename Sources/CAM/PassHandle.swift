@@ -24,6 +24,9 @@ public final class PassHandle: @unchecked Sendable {
     unowned let xpt: XPT
 
     // device lock
+    /// Set by `close` under the device lock once the handle has left the device's list, so a
+    /// racing `queue` cannot strand a CCB on a handle the device no longer serves.
+    var detached = false
     var pendingHead: CCB?
     var pendingTail: CCB?
     var pendingCount = 0
@@ -87,26 +90,28 @@ public final class PassHandle: @unchecked Sendable {
         ccb.retriesLeft = ccb.flags.contains(.errorRecovery) ? max(0, ccb.retryCount) : 0
         ccb.retriesDone = 0
         let counted = !ccb.isSynchronous
-        if counted { doneLock.withLock { outstanding += 1 } }
-        device.lock.lock()
-        var refusal: CAMError?
-        if device.gone {
-            refusal = CAMError(.deviceGone, "CAMIOQUEUE on \(name): the device is gone")
-        } else if closedUnlocked() {
-            refusal = CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
+        doneLock.lock()
+        if closed {
+            doneLock.unlock()
+            release(ccb)
+            throw CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
         }
-        if let refusal {
+        if counted { outstanding += 1 }
+        doneLock.unlock()
+        device.lock.lock()
+        if device.gone || detached {
+            let gone = device.gone
             device.lock.unlock()
             if counted { doneLock.withLock { outstanding -= 1 } }
             release(ccb)
-            throw refusal
+            throw gone ? CAMError(.deviceGone, "CAMIOQUEUE on \(name): the device is gone")
+                       : CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
         }
         pushPendingLocked(ccb, atHead: ccb.flags.contains(.queueAtHead))
-        device.lock.unlock()
-        device.kick()
+        device.kickLocked()
     }
 
-    private func closedUnlocked() -> Bool { doneLock.withLock { closed } }
+    func closedUnlocked() -> Bool { doneLock.withLock { closed } }
 
     private func validate(_ ccb: CCB) throws(CAMError) {
         if ccb.state == .pending || ccb.state == .inFlight {
@@ -368,6 +373,7 @@ public final class PassHandle: @unchecked Sendable {
         w?.resume(returning: nil)
 
         device.lock.lock()
+        detached = true
         device.handles.removeAll { $0 === self }
         let dropped = drainPendingLocked()
         device.lock.unlock()

@@ -233,6 +233,13 @@ public final class XPT: @unchecked Sendable {
         let inquiry = Array(buf.prefix(ccb.transferred))
         // Peripheral qualifier 1 (not connected now) and 3 (no device here) are not devices.
         if inquiry[0] >> 5 == 1 || inquiry[0] >> 5 == 3 { return false }
+        return (try? add(path: path, bus: bus, inquiry: inquiry)) != nil
+    }
+
+    /// Gives a probed device a fresh record (its statistics start at zero) and the lowest free
+    /// unit number, and announces it.
+    private func add(path: CAMPath, bus: CAMBus, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
+        let record = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
         record.inquiry = inquiry
         let info: CAMDeviceInfo? = topology.withLock {
             if isShutDown || byPath[path] != nil { return nil }
@@ -243,9 +250,9 @@ public final class XPT: @unchecked Sendable {
             byPath[path] = record
             return infoLocked(record)
         }
-        guard let info else { return false }
+        guard let info else { throw CAMError(.invalidRequest, "a device is already at \(path)") }
         announce(.found(info))
-        return true
+        return info
     }
 
     /// Adds a device without probing it (for SIMs whose devices are known and for tests).
@@ -254,20 +261,7 @@ public final class XPT: @unchecked Sendable {
         guard let bus = topology.withLock({ buses.first { $0.number == path.bus } }) else {
             throw CAMError(.noSuchDevice, "no bus \(path.bus)")
         }
-        let record = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
-        record.inquiry = inquiry
-        let info: CAMDeviceInfo? = topology.withLock {
-            if byPath[path] != nil { return nil }
-            var unit = 0
-            while byUnit[unit] != nil { unit += 1 }
-            record.unit = unit
-            byUnit[unit] = record
-            byPath[path] = record
-            return infoLocked(record)
-        }
-        guard let info else { throw CAMError(.invalidRequest, "a device is already at \(path)") }
-        announce(.found(info))
-        return info
+        return try add(path: path, bus: bus, inquiry: inquiry)
     }
 
     private func announce(_ event: CAMEvent) {
@@ -376,9 +370,9 @@ public final class XPT: @unchecked Sendable {
         let now = camMonotonicNanoseconds()
         record.lock.lock()
         record.finishLocked(ccb, now: now)
-        record.lock.unlock()
 
         if ccb.retriesLeft > 0, ccb.status != .requestComplete {
+            record.lock.unlock()
             let action = ErrorRecovery.action(for: ccb)
             if action != .none {
                 ccb.retriesLeft -= 1
@@ -393,9 +387,11 @@ public final class XPT: @unchecked Sendable {
                     return
                 }
             }
+            record.lock.lock()
         }
+        // Start what waits before handing this one back: the slot is free now.
+        record.kickLocked()
         ccb.owner?.deliver(ccb)
-        record.kick()
     }
 
     private func requeue(_ ccb: CCB, on record: CAMDeviceRecord) {
