@@ -42,8 +42,13 @@ final class RAMStore: BackingStore {
     private var chunks: UInt64 = 0
 
     init(capacity: UInt64) throws(CAMError) {
-        let chunkCount = (capacity + UInt64(Self.chunkSize) - 1) >> Self.chunkShift
-        let count = Int((chunkCount + UInt64(Self.leafEntries) - 1) >> Self.leafShift)
+        // Rounded up by division, not by adding: a capacity near UInt64.max must not overflow.
+        let chunkCount = capacity >> Self.chunkShift + (capacity & UInt64(Self.chunkSize - 1) == 0 ? 0 : 1)
+        let leaves = chunkCount >> Self.leafShift + (chunkCount & UInt64(Self.leafEntries - 1) == 0 ? 0 : 1)
+        guard leaves <= UInt64(Int.max / MemoryLayout<UnsafeMutableRawPointer?>.stride) else {
+            throw CAMError.system("calloc", ENOMEM, on: "emulated disk table")
+        }
+        let count = Int(leaves)
         // calloc: zeroed pages the kernel maps lazily, so a huge table costs nothing until used.
         guard let raw = calloc(max(count, 1), MemoryLayout<UnsafeMutableRawPointer?>.stride) else {
             throw CAMError.system("calloc", ENOMEM, on: "emulated disk table")

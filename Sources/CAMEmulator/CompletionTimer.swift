@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CAM
 
 /// A command the device holds until its latency has passed.
@@ -32,6 +35,9 @@ final class CompletionTimer: @unchecked Sendable {
     private var stopping = false
     private let name: String
 
+    /// How close to the due time the thread stops sleeping and yields instead.
+    static let spinNanoseconds: UInt64 = 60_000
+
     init(name: String) {
         self.name = name
         heap.reserveCapacity(1024)
@@ -64,7 +70,16 @@ final class CompletionTimer: @unchecked Sendable {
             guard let first = heap.first else { condition.wait(lock); continue }
             let now = camMonotonicNanoseconds()
             if first.due > now {
-                condition.wait(lock, timeoutNanoseconds: first.due - now)
+                let left = first.due - now
+                if left > CompletionTimer.spinNanoseconds {
+                    // Timed waits overshoot by the kernel's timer slack (50 µs by default), so
+                    // sleep until shortly before the due time and yield the rest.
+                    condition.wait(lock, timeoutNanoseconds: left - CompletionTimer.spinNanoseconds + 5_000)
+                } else {
+                    lock.unlock()
+                    sched_yield()
+                    lock.lock()
+                }
                 continue
             }
             while let top = heap.first, top.due <= now { batch.append(popLocked()) }

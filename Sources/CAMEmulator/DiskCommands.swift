@@ -503,7 +503,7 @@ extension EmulatedDisk {
         case (0x3F, 0), (0x3F, 0xFF):
             pages = modePage(0x08, pc: pc) + modePage(0x0A, pc: pc)
         default:
-            throw CheckCondition(subpage != 0 && (code == 0x08 || code == 0x0A)
+            throw CheckCondition(subpage != 0 && (code == 0x08 || code == 0x0A || code == 0x3F)
                 ? .invalidFieldInCDB(byte: 3) : .invalidFieldInCDB(byte: 2, bit: 5))
         }
         var descriptor: [UInt8] = []

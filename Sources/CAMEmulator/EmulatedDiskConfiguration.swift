@@ -4,10 +4,14 @@ import CAM
 ///
 /// `.none` completes inside `start`, on the queuing thread; the others hand the command to a
 /// timer thread that completes it when due, so queue depth matters and, with `.random`,
-/// completions come back out of order (as tagged commands on a real disk do).
+/// completions come back out of order (as tagged commands on a real disk do). INQUIRY,
+/// REPORT LUNS and REQUEST SENSE always answer at once, as a disk's firmware does.
 public enum EmulatedLatency: Sendable, Equatable {
+    /// Complete inside `start`.
     case none
+    /// Every command takes this long.
     case fixed(nanoseconds: UInt64)
+    /// Each command takes a time drawn uniformly from the range.
     case random(minNanoseconds: UInt64, maxNanoseconds: UInt64)
 }
 

@@ -46,15 +46,19 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     private var isShutDown = false
     private var nextTimer = 0
 
-    /// Largest transfer, command slots per device (the XPT's limit), and the number of timer
-    /// threads that complete delayed commands.
+    /// Largest data transfer of one CCB (path inquiry's maxio; the block limits page reports
+    /// it as MAXIMUM TRANSFER LENGTH).
     public let maxIO: Int
+    /// Commands the XPT starts at once per device. Set above a disk's task slots to see TASK
+    /// SET FULL.
     public let commandSlots: Int
 
     /// Targets 0...255 and LUNs 0...16383 (the single-level flat addressing limit).
     public static let maxTarget = 255
     public static let maxLUN: UInt64 = 16383
 
+    /// An emulator bus with no disks yet: add them with `addDisk`, then register it with an XPT.
+    /// `completionThreads` timer threads complete delayed commands (disks are spread over them).
     public init(maxIO: Int = 1 << 20, commandSlots: Int = 256, completionThreads: Int = 1) {
         self.maxIO = max(4096, maxIO)
         self.commandSlots = max(1, commandSlots)
@@ -68,11 +72,13 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
 
     // MARK: CAMSIM
 
+    /// XPT_PATH_INQ: SIM "emu", transport "Emulated", this bus's maxio and command slots.
     public var pathInquiry: PathInquiry {
         PathInquiry(maxIO: maxIO, commandSlots: commandSlots, simName: "emu", transport: "Emulated",
                     maxTarget: Self.maxTarget, maxLUN: Self.maxLUN, hbaVendor: "SwiftCAM")
     }
 
+    /// Keeps the bus to complete commands on (set once, before any command).
     public func attached(to bus: CAMBus) {
         configuration.withLock { attachedBus = bus }
         for s in slots {
@@ -83,6 +89,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         }
     }
 
+    /// XPT_SCAN_BUS: the targets with disks. From now on `addDisk` is a hot add.
     public func discover() throws(CAMError) -> [SIMTarget] {
         configuration.withLock {
             scanned = true
@@ -95,6 +102,8 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         }
     }
 
+    /// Runs an XPT_SCSI_IO (or XPT_RESET_DEV) CCB on the disk at `path`: inline when the disk
+    /// has no latency, else on a timer thread when due. Never blocks on another command.
     public func start(_ ccb: CCB, at path: CAMPath) {
         guard path.target >= 0 && path.target < slots.count else {
             guard let bus = configuration.withLock({ attachedBus }) else { return }
@@ -143,7 +152,10 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             bus.complete(ccb, direct: true)
             return
         }
-        var delay = disk.drawLatencyLocked()
+        // INQUIRY, REPORT LUNS and REQUEST SENSE come from the firmware, not the medium: they
+        // answer at once, so scanning a slow disk does not wait for its latency.
+        let op = ccb.cdb.opcode
+        var delay = (op == 0x12 || op == 0xA0 || op == 0x03) ? 0 : disk.drawLatencyLocked()
         if delay == 0 {
             disk.runLocked(ccb, slot: slot)
             slot.lock.unlock()
@@ -163,7 +175,9 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         disk.tasks += 1
         if disk.tasks > disk.stats.maxTasks { disk.stats.maxTasks = disk.tasks }
         slot.lock.unlock()
-        let entry = TimedCompletion(due: camMonotonicNanoseconds() &+ delay, sequence: 0, ccb: ccb,
+        let now = camMonotonicNanoseconds()
+        let due = delay > UInt64.max - now ? UInt64.max : now + delay
+        let entry = TimedCompletion(due: due, sequence: 0, ccb: ccb,
                                     disk: disk, bus: bus, timedOut: timedOut)
         if !timers[disk.timerIndex].schedule(entry) {
             CompletionTimer.fire(entry, overrideStatus: .deviceNotThere)
@@ -182,6 +196,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         return !found.isEmpty
     }
 
+    /// The device specifier of the disk at `path` (see `specifier(for:)`).
     public func deviceName(at path: CAMPath) -> String {
         guard path.target >= 0 && path.target < slots.count else { return "emu:disk" }
         let slot = slots[path.target]
@@ -200,6 +215,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         return s
     }
 
+    /// Stops the timer threads; commands they held complete with device-not-there.
     public func shutdown() {
         let first: Bool = configuration.withLock {
             if isShutDown { return false }
