@@ -638,6 +638,8 @@ struct EmulatorTests {
             let rig = try EmuRig(EmulatedDiskConfiguration(capacityBytes: 4 << 20, sectorSize: 4096, file: path))
             let back = try rig.run(read16(10, 16), dataIn: data.count, sgSegments: [4096, 60 << 10])
             #expect(back.isGood && fnv(back.data) == fnv(data))
+            // The specifier without size= opens the whole image again.
+            #expect(try EmulatedDiskConfiguration(parsing: "emu:disk:file=\(path)").capacityBytes == 4 << 20)
         }
     }
 
