@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CAM
 
 /// How long an emulated disk takes to complete a command.
@@ -70,13 +73,15 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
     /// `size=64m:file=/tmp/x:sector=4096:latency=50us:latency=10us-200us:slots=8:ua:medium=100-107+300:vendor=V:product=P:revision=R:serial=S:dsense`.
     ///
     /// Sizes take k, m, g, t (powers of 1024); latencies ns, us, ms, s. A leading `emu:disk`
-    /// is skipped. A value cannot contain a colon.
+    /// is skipped. A value cannot contain a colon. With `file=` and no `size=`, an existing
+    /// file keeps its size.
     public init(parsing options: String) throws(CAMError) {
         self.init()
         var tokens = options.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
         if tokens.first == "emu" { tokens.removeFirst() }
         if tokens.first == "disk" { tokens.removeFirst() }
         var mediumSeen = false
+        var sizeGiven = false
         for token in tokens {
             let key: String
             let value: String?
@@ -96,6 +101,7 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
             switch key {
             case "size":
                 capacityBytes = try Self.parseSize(need(), key: key)
+                sizeGiven = true
             case "file":
                 file = try need()
             case "sector", "sectorsize", "blocksize":
@@ -131,6 +137,14 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
                 serial = try Self.checkASCII(need(), key: key, max: 64)
             default:
                 throw CAMError(.invalidRequest, "unknown emulated disk option '\(token)' (known: size, file, sector, latency, slots, ua, dsense, medium, vendor, product, revision, serial; as in emu:disk:size=1g:sector=4096)")
+            }
+        }
+        // An existing image without size= keeps its own size, so emu:disk:file=PATH opens the
+        // whole image again.
+        if !sizeGiven, let file {
+            var st = stat()
+            if stat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, UInt64(st.st_size) >= UInt64(sectorSize) {
+                capacityBytes = UInt64(st.st_size)
             }
         }
         try validate()

@@ -624,6 +624,31 @@ struct EmulatorTests {
         #expect(results.withLock { $0 } == [Int](repeating: perThread, count: threads))
     }
 
+
+    @Test("malformed CDBs and odd data lengths never trap: every command completes with a status")
+    func garbageCDBs() throws {
+        let rig = try EmuRig(EmulatedDiskConfiguration(capacityBytes: 1 << 20))
+        let opcodes: [UInt8] = [0x00, 0x03, 0x08, 0x0A, 0x12, 0x15, 0x1A, 0x1B, 0x25, 0x28, 0x2A, 0x2F, 0x35, 0x42,
+                                0x55, 0x5A, 0x88, 0x8A, 0x8F, 0x91, 0x93, 0x9E, 0xA0, 0xA3, 0xA8, 0xAA]
+        var x: UInt64 = 0x1234_5678_9ABC_DEF1
+        func next() -> UInt64 { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x }
+        let buffer = EmuBuffer(8192)
+        for i in 0..<4000 {
+            let length = Int(next() % 17) + 1
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: next()) }
+            if i % 2 == 0 { bytes[0] = opcodes[Int(next() % UInt64(opcodes.count))] }
+            // Small fields half the time, so commands get past the range checks.
+            if i % 4 == 1 { for j in 1..<length where j != 0 { bytes[j] &= 0x03 } }
+            let n = Int(next() % 8193)
+            let data: CCBData = n == 0 ? .none : .buffer(UnsafeMutableRawBufferPointer(rebasing: buffer.raw[0..<n]))
+            let direction: CCBDirection = n == 0 ? .none : (next() % 2 == 0 ? .in : .out)
+            let ccb = CCB(cdb: CDB(bytes)!, data: data, direction: direction)
+            try rig.handle.execute(ccb)
+            #expect(ccb.status == .requestComplete || ccb.status == .scsiStatusError)
+            #expect(ccb.residual >= 0 && ccb.residual <= n)
+        }
+    }
+
     @Test("a file-backed disk keeps its data across two emulator instances")
     func filePersists() throws {
         try withTemporaryFile { path in
@@ -638,6 +663,8 @@ struct EmulatorTests {
             let rig = try EmuRig(EmulatedDiskConfiguration(capacityBytes: 4 << 20, sectorSize: 4096, file: path))
             let back = try rig.run(read16(10, 16), dataIn: data.count, sgSegments: [4096, 60 << 10])
             #expect(back.isGood && fnv(back.data) == fnv(data))
+            // The specifier without size= opens the whole image again.
+            #expect(try EmulatedDiskConfiguration(parsing: "emu:disk:file=\(path)").capacityBytes == 4 << 20)
         }
     }
 
