@@ -265,7 +265,10 @@ public final class ISCSISession: @unchecked Sendable {
             let now = camMonotonicNanoseconds()
             if takeWork() { break }
             handleAborts()
-            for i in taken { waiting.append(i) }
+            for i in taken {
+                slots[Int(i)].state = .waiting
+                waiting.append(i)
+            }
             taken.removeAll(keepingCapacity: true)
 
             manageLink(now: now)
