@@ -128,7 +128,7 @@ public final class PassHandle: @unchecked Sendable {
         }
         let length = ccb.data.length
         if length > device.maxIO {
-            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(ccb.cdb.commandNameForCAM) carries \(length) bytes, more than the bus's maxio of \(device.maxIO)")
+            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(ccb.cdb.commandName) carries \(length) bytes, more than the bus's maxio of \(device.maxIO)")
         }
         switch ccb.data {
         case .none:
@@ -455,13 +455,5 @@ public final class PassHandle: @unchecked Sendable {
             waiter = cont
             doneLock.unlock()
         }
-    }
-}
-
-extension CDB {
-    /// "opcode 0x28" until the SCSI module names commands.
-    var commandNameForCAM: String {
-        let h = String(opcode, radix: 16, uppercase: true)
-        return "opcode 0x" + (h.count == 1 ? "0" + h : h)
     }
 }

@@ -175,31 +175,15 @@ public final class XPT: @unchecked Sendable {
         let length = 8 + 8 * 256
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
-        var cdb = CDB(count: 12)
-        cdb[0] = 0xA0
-        cdb.setBigEndian(UInt64(length), at: 6, width: 4)
-        let ccb = CCB(cdb: cdb, data: .buffer(buf), direction: .in, timeoutMilliseconds: 10_000)
+        let ccb = CCB(cdb: .reportLUNs(allocationLength: UInt32(length)), data: .buffer(buf), direction: .in,
+                      timeoutMilliseconds: 10_000)
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
-        guard (try? h.execute(ccb)) != nil, ccb.status == .requestComplete, ccb.transferred >= 8 else { return [0] }
-        let bytes = Array(buf.prefix(ccb.transferred))
-        let listLength = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
-        var luns: [UInt64] = []
-        var i = 8
-        while i + 8 <= min(bytes.count, 8 + listLength) {
-            luns.append(XPT.decodeLUN(bytes[i], bytes[i + 1]))
-            i += 8
-        }
+        guard (try? h.execute(ccb)) != nil, ccb.status == .requestComplete,
+              let data = ReportLUNsData(buf.prefix(ccb.transferred)) else { return [0] }
+        // Well-known LUNs (REPORT LUNS, SECURITY PROTOCOL) are not devices to probe.
+        let luns = data.luns.filter { !$0.isWellKnown }.map(\.number)
         return luns.isEmpty ? [0] : Array(Set(luns))
-    }
-
-    /// SAM-5 single-level LUNs: peripheral (00b) and flat (01b) addressing.
-    static func decodeLUN(_ b0: UInt8, _ b1: UInt8) -> UInt64 {
-        switch b0 >> 6 {
-        case 0: return UInt64(b1)
-        case 1: return UInt64(b0 & 0x3F) << 8 | UInt64(b1)
-        default: return UInt64(b0 & 0x3F) << 8 | UInt64(b1)
-        }
     }
 
     private func closeProbe(_ h: PassHandle, _ probe: CAMDeviceRecord) {
@@ -221,19 +205,16 @@ public final class XPT: @unchecked Sendable {
         let length = 96
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
-        var cdb = CDB(count: 6)
-        cdb[0] = 0x12
-        cdb[4] = UInt8(length)
-        let ccb = CCB(cdb: cdb, data: .buffer(buf), direction: .in, timeoutMilliseconds: 10_000)
+        let ccb = CCB(cdb: .inquiry(allocationLength: UInt16(length)), data: .buffer(buf), direction: .in,
+                      timeoutMilliseconds: 10_000)
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
         let ok = (try? h.execute(ccb)) != nil && ccb.status == .requestComplete && ccb.transferred >= 5
         closeProbe(h, record)
-        guard ok else { return false }
-        let inquiry = Array(buf.prefix(ccb.transferred))
+        guard ok, let inquiry = StandardInquiry(buf.prefix(ccb.transferred)) else { return false }
         // Peripheral qualifier 1 (not connected now) and 3 (no device here) are not devices.
-        if inquiry[0] >> 5 == 1 || inquiry[0] >> 5 == 3 { return false }
-        return (try? add(path: path, bus: bus, inquiry: inquiry)) != nil
+        if inquiry.peripheralQualifier == .notConnected || inquiry.peripheralQualifier == .notSupported { return false }
+        return (try? add(path: path, bus: bus, inquiry: inquiry.bytes)) != nil
     }
 
     /// Gives a probed device a fresh record (its statistics start at zero) and the lowest free

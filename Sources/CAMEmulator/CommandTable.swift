@@ -1,59 +1,74 @@
-/// The commands the emulated disk implements: opcode, service action, and the CDB usage map
+import SCSI
+
+/// A command the emulated disk implements: opcode, service action, and the CDB usage map
 /// REPORT SUPPORTED OPERATION CODES returns (SPC-5 6.35; a bit set is a bit the device looks
-/// at). The usage map's length is the CDB length.
+/// at). The usage map is as long as the CDB.
 struct SupportedCommand: Sendable {
-    var opcode: UInt8
-    var serviceAction: UInt16?
+    var opcode: SCSIOpcode
+    var serviceAction: UInt8?
     var usage: [UInt8]
     var cdbLength: Int { usage.count }
+
+    init(_ opcode: SCSIOpcode, serviceAction: UInt8? = nil, _ usage: [UInt8]) {
+        self.opcode = opcode
+        self.serviceAction = serviceAction
+        self.usage = usage
+    }
 }
 
 enum CommandTable {
-    // SPC-5 4.3.4.1: byte 0 is the opcode, the last byte the CONTROL byte, whose only bit
-    // still defined is NACA (0x04).
+    /// A usage map: byte 0 the opcode, then the bits looked at, the last byte the CONTROL
+    /// byte, whose only bit still defined is NACA (0x04; SPC-5 4.3.4.1).
+    private static func usage(_ op: SCSIOpcode, _ middle: [UInt8]) -> [UInt8] { [op.rawValue] + middle + [0x04] }
+    private static let lbaAndLength16 = [UInt8](repeating: 0xFF, count: 12) + [0x00]
+
     static let commands: [SupportedCommand] = [
-        SupportedCommand(opcode: 0x00, usage: [0x00, 0x00, 0x00, 0x00, 0x00, 0x04]),                 // TEST UNIT READY
-        SupportedCommand(opcode: 0x03, usage: [0x03, 0x01, 0x00, 0x00, 0xFF, 0x04]),                 // REQUEST SENSE
-        SupportedCommand(opcode: 0x08, usage: [0x08, 0x1F, 0xFF, 0xFF, 0xFF, 0x04]),                 // READ(6)
-        SupportedCommand(opcode: 0x0A, usage: [0x0A, 0x1F, 0xFF, 0xFF, 0xFF, 0x04]),                 // WRITE(6)
-        SupportedCommand(opcode: 0x12, usage: [0x12, 0x03, 0xFF, 0xFF, 0xFF, 0x04]),                 // INQUIRY
-        SupportedCommand(opcode: 0x15, usage: [0x15, 0x11, 0x00, 0x00, 0xFF, 0x04]),                 // MODE SELECT(6)
-        SupportedCommand(opcode: 0x1A, usage: [0x1A, 0x08, 0xFF, 0xFF, 0xFF, 0x04]),                 // MODE SENSE(6)
-        SupportedCommand(opcode: 0x1B, usage: [0x1B, 0x01, 0x00, 0x0F, 0xF7, 0x04]),                 // START STOP UNIT
-        SupportedCommand(opcode: 0x25, usage: [0x25, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x04]), // READ CAPACITY(10)
-        SupportedCommand(opcode: 0x28, usage: [0x28, 0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF, 0x04]), // READ(10)
-        SupportedCommand(opcode: 0x2A, usage: [0x2A, 0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF, 0x04]), // WRITE(10)
-        SupportedCommand(opcode: 0x2F, usage: [0x2F, 0xF6, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF, 0x04]), // VERIFY(10)
-        SupportedCommand(opcode: 0x35, usage: [0x35, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF, 0x04]), // SYNCHRONIZE CACHE(10)
-        SupportedCommand(opcode: 0x42, usage: [0x42, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x04]), // UNMAP
-        SupportedCommand(opcode: 0x55, usage: [0x55, 0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x04]), // MODE SELECT(10)
-        SupportedCommand(opcode: 0x5A, usage: [0x5A, 0x18, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x04]), // MODE SENSE(10)
-        SupportedCommand(opcode: 0x88, usage: [0x88, 0xF8] + [UInt8](repeating: 0xFF, count: 12) + [0x00, 0x04]), // READ(16)
-        SupportedCommand(opcode: 0x8A, usage: [0x8A, 0xF8] + [UInt8](repeating: 0xFF, count: 12) + [0x00, 0x04]), // WRITE(16)
-        SupportedCommand(opcode: 0x8F, usage: [0x8F, 0xF6] + [UInt8](repeating: 0xFF, count: 12) + [0x00, 0x04]), // VERIFY(16)
-        SupportedCommand(opcode: 0x91, usage: [0x91, 0x02] + [UInt8](repeating: 0xFF, count: 12) + [0x00, 0x04]), // SYNCHRONIZE CACHE(16)
-        SupportedCommand(opcode: 0x93, usage: [0x93, 0xF9] + [UInt8](repeating: 0xFF, count: 12) + [0x00, 0x04]), // WRITE SAME(16)
-        SupportedCommand(opcode: 0x9E, serviceAction: 0x10,
-                         usage: [0x9E, 0x1F] + [UInt8](repeating: 0x00, count: 8) + [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]), // READ CAPACITY(16)
-        SupportedCommand(opcode: 0xA0, usage: [0xA0, 0x00, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]), // REPORT LUNS
-        SupportedCommand(opcode: 0xA3, serviceAction: 0x0C,
-                         usage: [0xA3, 0x1F, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]), // REPORT SUPPORTED OPERATION CODES
-        SupportedCommand(opcode: 0xA8, usage: [0xA8, 0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]), // READ(12)
-        SupportedCommand(opcode: 0xAA, usage: [0xAA, 0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]), // WRITE(12)
+        SupportedCommand(.testUnitReady, usage(.testUnitReady, [0x00, 0x00, 0x00, 0x00])),
+        SupportedCommand(.requestSense, usage(.requestSense, [0x01, 0x00, 0x00, 0xFF])),
+        SupportedCommand(.read6, usage(.read6, [0x1F, 0xFF, 0xFF, 0xFF])),
+        SupportedCommand(.write6, usage(.write6, [0x1F, 0xFF, 0xFF, 0xFF])),
+        SupportedCommand(.inquiry, usage(.inquiry, [0x03, 0xFF, 0xFF, 0xFF])),
+        SupportedCommand(.modeSelect6, usage(.modeSelect6, [0x11, 0x00, 0x00, 0xFF])),
+        SupportedCommand(.modeSense6, usage(.modeSense6, [0x08, 0xFF, 0xFF, 0xFF])),
+        SupportedCommand(.startStopUnit, usage(.startStopUnit, [0x01, 0x00, 0x0F, 0xF7])),
+        SupportedCommand(.readCapacity10, usage(.readCapacity10, [0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x01])),
+        SupportedCommand(.read10, usage(.read10, [0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.write10, usage(.write10, [0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.verify10, usage(.verify10, [0xF6, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.synchronizeCache10, usage(.synchronizeCache10, [0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.unmap, usage(.unmap, [0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.modeSelect10, usage(.modeSelect10, [0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.modeSense10, usage(.modeSense10, [0x18, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF])),
+        SupportedCommand(.read16, usage(.read16, [0xF8] + lbaAndLength16)),
+        SupportedCommand(.write16, usage(.write16, [0xF8] + lbaAndLength16)),
+        SupportedCommand(.verify16, usage(.verify16, [0xF6] + lbaAndLength16)),
+        SupportedCommand(.synchronizeCache16, usage(.synchronizeCache16, [0x02] + lbaAndLength16)),
+        SupportedCommand(.writeSame16, usage(.writeSame16, [0xF9] + lbaAndLength16)),
+        SupportedCommand(.serviceActionIn16, serviceAction: SCSIOpcode.readCapacity16ServiceAction,
+                         usage(.serviceActionIn16, [0x1F] + [UInt8](repeating: 0x00, count: 8) + [0xFF, 0xFF, 0xFF, 0xFF, 0x00])),
+        SupportedCommand(.reportLUNs, usage(.reportLUNs, [0x00, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00])),
+        SupportedCommand(.maintenanceIn, serviceAction: SCSIOpcode.reportSupportedOperationCodesServiceAction,
+                         usage(.maintenanceIn, [0x1F, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00])),
+        SupportedCommand(.read12, usage(.read12, [0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00])),
+        SupportedCommand(.write12, usage(.write12, [0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00])),
     ]
 
-    /// CDB length by opcode; 0 for opcodes the disk does not implement. A flat table so the
-    /// command path looks an opcode up without hashing.
+    /// CDB length by opcode (as SPC's group code gives it); 0 for opcodes the disk does not
+    /// implement. A flat table so the command path looks an opcode up without hashing.
     static let cdbLength: [UInt8] = {
         var t = [UInt8](repeating: 0, count: 256)
-        for c in commands { t[Int(c.opcode)] = UInt8(c.cdbLength) }
+        for c in commands {
+            let length = c.opcode.cdbLength ?? 0
+            precondition(length == c.cdbLength, "usage map of \(c.opcode) is not \(length) bytes")
+            t[Int(c.opcode.rawValue)] = UInt8(length)
+        }
         return t
     }()
 
     /// Opcodes whose byte 1 holds a service action.
-    static func hasServiceActions(_ opcode: UInt8) -> Bool { opcode == 0x9E || opcode == 0xA3 }
+    static func hasServiceActions(_ opcode: UInt8) -> Bool { commands.contains { $0.opcode.rawValue == opcode && $0.serviceAction != nil } }
 
     static func find(_ opcode: UInt8, serviceAction: UInt16?) -> SupportedCommand? {
-        commands.first { $0.opcode == opcode && $0.serviceAction == serviceAction }
+        commands.first { $0.opcode.rawValue == opcode && $0.serviceAction.map(UInt16.init) == serviceAction }
     }
 }

@@ -29,6 +29,8 @@ public struct EmulatedDiskStatistics: Sendable, Equatable {
 ///
 /// Its mutable state is guarded by the lock of its target (one lock per target guards the
 /// target's LUNs; a target usually has one), the only lock a command takes on the way in.
+/// A RAM disk runs its commands inline under that lock; a file-backed disk runs them on its
+/// own I/O thread, which lets go of the lock for each system call.
 public final class EmulatedDisk: @unchecked Sendable {
     // @unchecked: every `var` is guarded by `lock`; the `let`s never change.
     /// Target and LUN on the emulator's bus.
@@ -44,6 +46,9 @@ public final class EmulatedDisk: @unchecked Sendable {
 
     let lock: CAMLock
     let store: any BackingStore
+    /// The thread a file-backed disk runs its commands on (nil for RAM: memcpy under the lock
+    /// is cheaper than a hand-off, and never waits on a device).
+    let io: DiskIOThread?
     /// The NAA IEEE Registered designator (VPD 0x83).
     let naaIdentifier: UInt64
     /// MAXIMUM TRANSFER LENGTH of the block limits page, from the bus's maxio.
@@ -55,7 +60,7 @@ public final class EmulatedDisk: @unchecked Sendable {
     var started = true
     var writeCacheEnabled = true
     var descriptorSense: Bool
-    var unitAttentions: [Sense] = []
+    var unitAttentions: [SenseBuilder] = []
     var mediumErrors: [ClosedRange<UInt64>]
     var latency: EmulatedLatency
     var taskSlots: Int
@@ -77,8 +82,10 @@ public final class EmulatedDisk: @unchecked Sendable {
         let capacity = blockCount * UInt64(sectorSize)
         if let file = configuration.file {
             store = try FileStore(path: file, capacity: capacity)
+            io = DiskIOThread(name: "emu-io\(target):\(lun)")
         } else {
             store = try RAMStore(capacity: capacity)
+            io = nil
         }
         serialNumber = configuration.serial ?? EmulatedDisk.defaultSerial(target: target, lun: lun)
         naaIdentifier = EmulatedDisk.naa(serial: serialNumber)
@@ -90,7 +97,14 @@ public final class EmulatedDisk: @unchecked Sendable {
         random = 0x9E37_79B9_7F4A_7C15 &* UInt64(target &+ 1) ^ (lun &+ 1) ^ camMonotonicNanoseconds()
         if random == 0 { random = 1 }
         unitAttentions.reserveCapacity(4)
-        if configuration.unitAttentionOnFirstAccess { unitAttentions.append(.powerOnReset) }
+        if configuration.unitAttentionOnFirstAccess {
+            unitAttentions.append(SenseBuilder(key: .unitAttention, .powerOnResetOrBusDeviceReset))
+        }
+    }
+
+    deinit {
+        // Nothing is queued any more: each queued command holds the disk.
+        _ = io?.stop()
     }
 
     /// "EMU" and the target and LUN in decimal, zero-padded: stable for the same configuration.
@@ -118,7 +132,10 @@ public final class EmulatedDisk: @unchecked Sendable {
     public var statistics: EmulatedDiskStatistics { lock.withLock { stats } }
 
     /// Bytes of RAM (or, for a file, of disk space) the data takes now.
-    public var allocatedBytes: UInt64 { lock.withLock { store.allocatedBytes } }
+    public var allocatedBytes: UInt64 {
+        // fstat needs no lock; the RAM chunk count does.
+        io != nil ? store.allocatedBytes : lock.withLock { store.allocatedBytes }
+    }
 
     /// Commands the device holds now (delayed by latency).
     public var tasksInProgress: Int { lock.withLock { tasks } }
@@ -135,10 +152,10 @@ public final class EmulatedDisk: @unchecked Sendable {
     /// True once the disk was removed from its SIM.
     public var isRemoved: Bool { lock.withLock { removed } }
 
-    /// Writes the data to stable storage (fdatasync for a file; nothing for RAM).
+    /// Writes the data to stable storage (fdatasync for a file; nothing for RAM). Takes no
+    /// lock: fdatasync on the disk's descriptor is safe from any thread, and a RAM store's
+    /// flush touches nothing.
     public func flush() throws(CAMError) {
-        lock.lock()
-        defer { lock.unlock() }
         do {
             try store.flush()
         } catch {
@@ -155,7 +172,7 @@ public final class EmulatedDisk: @unchecked Sendable {
     /// CONDITION, UNIT ATTENTION with `asc`/`ascq` (default 29/00 POWER ON, RESET, OR BUS
     /// DEVICE RESET OCCURRED).
     public func injectUnitAttention(asc: UInt8 = 0x29, ascq: UInt8 = 0x00) {
-        lock.withLock { unitAttentions.append(Sense(.unitAttention, asc, ascq)) }
+        lock.withLock { unitAttentions.append(SenseBuilder(key: .unitAttention, asc: asc, ascq: ascq)) }
     }
 
     /// Changes the latency for commands started from now on.
@@ -169,6 +186,19 @@ public final class EmulatedDisk: @unchecked Sendable {
     }
 
     // MARK: command path helpers (lock held)
+
+    /// Runs a store operation from a command. On a file-backed disk's I/O thread the target
+    /// lock is let go for it: pread, pwrite and fdatasync can take milliseconds, and other
+    /// disks of the target and the queuing threads must not wait for them. Commands of one
+    /// disk still run one at a time (its I/O thread runs them in order), and the file store
+    /// keeps no state of its own. A RAM store's chunk table is guarded by the lock: kept.
+    @inline(__always)
+    func storeAccess<R>(_ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+        guard io != nil else { return try body() }
+        lock.unlock()
+        defer { lock.lock() }
+        return try body()
+    }
 
     /// The latency for the next command, in nanoseconds (0: complete inline).
     func drawLatencyLocked() -> UInt64 {

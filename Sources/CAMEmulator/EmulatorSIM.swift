@@ -28,13 +28,16 @@ final class TargetSlot: @unchecked Sendable {
 /// backed), for quick starts, tests and benchmarks. FreeBSD has no direct counterpart; it
 /// plays the part of a `cam_sim` such as ahci(4) or mpr(4), with the disk itself emulated.
 ///
-/// With no latency a command completes inside `start`, on the queuing thread, with one lock
-/// taken (the target's) and nothing allocated. With latency, a timer thread completes it when
-/// due, so queue depth matters and random latency returns completions out of order.
+/// On a RAM disk with no latency a command completes inside `start`, on the queuing thread,
+/// with one lock taken (the target's) and nothing allocated. A file-backed disk runs its
+/// commands on its own I/O thread (`queue()` never waits for the file system). With latency,
+/// a timer thread completes a command when due, so queue depth matters and random latency
+/// returns completions out of order.
 ///
 /// Locks, in order: the XPT's topology lock (held when CAM asks `deviceName`), then
-/// `configuration` (adding, removing, scanning), then a target's lock. A timer's lock is a
-/// leaf, never held with a target's lock. No lock of the emulator is held while calling CAM.
+/// `configuration` (adding, removing, scanning), then a target's lock. The locks of timers
+/// and I/O threads are leaves, never held with a target's lock. No lock of the emulator is
+/// held while calling CAM.
 public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     // @unchecked: `attachedBus`, `scanned` and `isShutDown` are guarded by `configuration`;
     // `slots` and `timers` are fixed at init; each slot guards itself.
@@ -102,8 +105,9 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         }
     }
 
-    /// Runs an XPT_SCSI_IO (or XPT_RESET_DEV) CCB on the disk at `path`: inline when the disk
-    /// has no latency, else on a timer thread when due. Never blocks on another command.
+    /// Runs an XPT_SCSI_IO (or XPT_RESET_DEV) CCB on the disk at `path`: inline when a RAM
+    /// disk has no latency, on the disk's I/O thread when it is file-backed, and completed by
+    /// a timer thread when due when it has latency. Never waits for I/O or another command.
     public func start(_ ccb: CCB, at path: CAMPath) {
         guard path.target >= 0 && path.target < slots.count else {
             guard let bus = configuration.withLock({ attachedBus }) else { return }
@@ -154,9 +158,8 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         }
         // INQUIRY, REPORT LUNS and REQUEST SENSE come from the firmware, not the medium: they
         // answer at once, so scanning a slow disk does not wait for its latency.
-        let op = ccb.cdb.opcode
-        var delay = (op == 0x12 || op == 0xA0 || op == 0x03) ? 0 : disk.drawLatencyLocked()
-        if delay == 0 {
+        var delay = EmulatedDisk.isFirmwareCommand(ccb.cdb.opcode) ? 0 : disk.drawLatencyLocked()
+        if delay == 0 && disk.io == nil {
             disk.runLocked(ccb, slot: slot)
             slot.lock.unlock()
             bus.complete(ccb, direct: true)
@@ -167,26 +170,36 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         let ms = ccb.timeoutMilliseconds
         let timeout: UInt64 = (ms == CCB.infiniteTimeout || ms == 0) ? .max : UInt64(ms) * 1_000_000
         let timedOut = delay > timeout
-        if timedOut {
-            delay = timeout
-        } else {
-            disk.runLocked(ccb, slot: slot)
+        if timedOut { delay = timeout }
+        var due: UInt64 = 0
+        if delay > 0 {
+            disk.tasks += 1
+            if disk.tasks > disk.stats.maxTasks { disk.stats.maxTasks = disk.tasks }
+            let now = camMonotonicNanoseconds()
+            due = delay > UInt64.max - now ? UInt64.max : now + delay
         }
-        disk.tasks += 1
-        if disk.tasks > disk.stats.maxTasks { disk.stats.maxTasks = disk.tasks }
+        let timer = timers[disk.timerIndex]
+        if let io = disk.io, !timedOut {
+            // File-backed: the I/O thread runs it, in order with the disk's other commands.
+            slot.lock.unlock()
+            let queued = QueuedCommand(ccb: ccb, disk: disk, slot: slot, bus: bus, due: due, timer: timer)
+            if !io.submit(queued) { queued.finish(.deviceNotThere) }
+            return
+        }
+        if !timedOut { disk.runLocked(ccb, slot: slot) }
         slot.lock.unlock()
-        let now = camMonotonicNanoseconds()
-        let due = delay > UInt64.max - now ? UInt64.max : now + delay
-        let entry = TimedCompletion(due: due, sequence: 0, ccb: ccb,
-                                    disk: disk, bus: bus, timedOut: timedOut)
-        if !timers[disk.timerIndex].schedule(entry) {
-            CompletionTimer.fire(entry, overrideStatus: .deviceNotThere)
-        }
+        let entry = TimedCompletion(due: due, sequence: 0, ccb: ccb, disk: disk, bus: bus, timedOut: timedOut)
+        if !timer.schedule(entry) { CompletionTimer.fire(entry, overrideStatus: .deviceNotThere) }
     }
 
-    /// XPT_ABORT of a delayed command: it completes at once as aborted. A command that already
-    /// ran to completion (or is being completed) cannot be aborted.
+    /// XPT_ABORT of a delayed or queued command: it completes at once as aborted. A command
+    /// that already ran to completion (or is being run or completed) cannot be aborted.
     public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
+        // The I/O queue first: a command moves from there to a timer, never back.
+        if let queued = disk(target: path.target, lun: path.lun)?.io?.remove(where: { $0.ccb === ccb }), !queued.isEmpty {
+            for c in queued { c.finish(.requestAborted) }
+            return true
+        }
         var found: [TimedCompletion] = []
         for t in timers {
             found = t.remove { $0.ccb === ccb }
@@ -215,7 +228,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         return s
     }
 
-    /// Stops the timer threads; commands they held complete with device-not-there.
+    /// Stops the timer and I/O threads; commands they held complete with device-not-there.
     public func shutdown() {
         let first: Bool = configuration.withLock {
             if isShutDown { return false }
@@ -223,6 +236,11 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             return true
         }
         guard first else { return }
+        for s in slots {
+            for d in s.lock.withLock({ s.disks }) {
+                for c in d.io?.stop() ?? [] { c.finish(.deviceNotThere) }
+            }
+        }
         for t in timers {
             for e in t.stop() { CompletionTimer.fire(e, overrideStatus: .deviceNotThere) }
         }
@@ -283,6 +301,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             return (d, attachedBus)
         }
         guard let disk else { return }
+        for c in disk.io?.stop() ?? [] { c.finish(.deviceNotThere) }
         for t in timers {
             for e in t.remove(where: { $0.disk === disk }) { CompletionTimer.fire(e, overrideStatus: .deviceNotThere) }
         }
@@ -310,6 +329,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     /// asked), and the next command gets UNIT ATTENTION 29/03 BUS DEVICE RESET FUNCTION OCCURRED.
     private func resetDevice(target: Int, lun: UInt64) {
         guard let disk = disk(target: target, lun: lun) else { return }
+        for c in disk.io?.remove(where: { _ in true }) ?? [] { c.finish(.bdrSent) }
         for t in timers {
             for e in t.remove(where: { $0.disk === disk }) { CompletionTimer.fire(e, overrideStatus: .bdrSent) }
         }

@@ -203,11 +203,7 @@ extension StandardInquiry {
         b[4] = UInt8(b.count - 5)
         b[5] = (thirdPartyCopy ? 0x08 : 0) | (protect ? 0x01 : 0)
         b[7] = 0x02
-        func put(_ s: String, _ range: Range<Int>) {
-            var u = Array(s.utf8.prefix(range.count))
-            u += [UInt8](repeating: 0x20, count: range.count - u.count)
-            b.replaceSubrange(range, with: u)
-        }
+        func put(_ s: String, _ range: Range<Int>) { b.replaceSubrange(range, with: paddedASCII(s, range.count)) }
         put(vendor, 8..<16)
         put(product, 16..<32)
         put(revision, 32..<36)

@@ -162,13 +162,14 @@ public struct ModeParameters: Sendable, Equatable {
     public var pages: [ModePage]
 
     /// Parses MODE SENSE(6) data (`tenByte` false) or MODE SENSE(10) data; nil when the
-    /// header did not arrive.
-    public init?<C: Collection>(_ data: C, tenByte: Bool) where C.Element == UInt8 {
+    /// header did not arrive. A MODE SELECT parameter list (`forModeSelect`) has MODE DATA
+    /// LENGTH reserved (SPC-5 7.5.5): it is read to the end of `data` instead.
+    public init?<C: Collection>(_ data: C, tenByte: Bool, forModeSelect: Bool = false) where C.Element == UInt8 {
         let b = Array(data)
         guard let h = ModeParameterHeader(b, tenByte: tenByte) else { return nil }
         header = h
         // MODE DATA LENGTH excludes itself (1 or 2 bytes).
-        let end = Swift.min(b.count, h.modeDataLength + (tenByte ? 2 : 1))
+        let end = forModeSelect ? b.count : Swift.min(b.count, h.modeDataLength + (tenByte ? 2 : 1))
         let descriptorEnd = Swift.min(end, h.headerLength + h.blockDescriptorLength)
         let size = h.longLBA ? 16 : 8
         blockDescriptors = []
@@ -266,6 +267,10 @@ public struct CachingModePage: Sendable, Equatable {
         if on { parameters[byte - 2] |= 1 << UInt8(bit) } else { parameters[byte - 2] &= ~(1 << UInt8(bit)) }
     }
     private func be16(_ byte: Int) -> UInt16 { UInt16(parameters[byte - 2]) << 8 | UInt16(parameters[byte - 1]) }
+    private mutating func setBE16(_ byte: Int, _ v: UInt16) {
+        parameters[byte - 2] = UInt8(v >> 8)
+        parameters[byte - 1] = UInt8(truncatingIfNeeded: v)
+    }
 
     /// IC: initiator control of cache segmentation.
     public var initiatorControl: Bool { bit(2, 7) }
@@ -291,10 +296,22 @@ public struct CachingModePage: Sendable, Equatable {
     }
     public var demandReadRetentionPriority: UInt8 { parameters[1] >> 4 }
     public var writeRetentionPriority: UInt8 { parameters[1] & 0x0F }
-    public var disablePrefetchTransferLength: UInt16 { be16(4) }
-    public var minimumPrefetch: UInt16 { be16(6) }
-    public var maximumPrefetch: UInt16 { be16(8) }
-    public var maximumPrefetchCeiling: UInt16 { be16(10) }
+    public var disablePrefetchTransferLength: UInt16 {
+        get { be16(4) }
+        set { setBE16(4, newValue) }
+    }
+    public var minimumPrefetch: UInt16 {
+        get { be16(6) }
+        set { setBE16(6, newValue) }
+    }
+    public var maximumPrefetch: UInt16 {
+        get { be16(8) }
+        set { setBE16(8, newValue) }
+    }
+    public var maximumPrefetchCeiling: UInt16 {
+        get { be16(10) }
+        set { setBE16(10, newValue) }
+    }
     /// FSW: force sequential write.
     public var forceSequentialWrite: Bool { bit(12, 7) }
     /// LBCSS: logical block cache segment size.
@@ -303,7 +320,10 @@ public struct CachingModePage: Sendable, Equatable {
     public var disableReadAhead: Bool { bit(12, 5) }
     /// NV_DIS: non-volatile cache disabled.
     public var nonVolatileCacheDisabled: Bool { bit(12, 0) }
-    public var numberOfCacheSegments: UInt8 { parameters[11] }
+    public var numberOfCacheSegments: UInt8 {
+        get { parameters[11] }
+        set { parameters[11] = newValue }
+    }
     public var cacheSegmentSize: UInt16 { be16(14) }
 
     /// The page with its header.
@@ -344,7 +364,10 @@ public struct ControlModePage: Sendable, Equatable {
         set { if newValue { parameters[0] |= 0x04 } else { parameters[0] &= ~0x04 } }
     }
     /// GLTSD: global logging target save disable.
-    public var globalLoggingTargetSaveDisable: Bool { bit(2, 1) }
+    public var globalLoggingTargetSaveDisable: Bool {
+        get { bit(2, 1) }
+        set { if newValue { parameters[0] |= 0x02 } else { parameters[0] &= ~0x02 } }
+    }
     /// RLEC: report log exception condition.
     public var reportLogExceptionCondition: Bool { bit(2, 0) }
     /// QUEUE ALGORITHM MODIFIER: 0 restricted reordering, 1 unrestricted.
@@ -366,7 +389,13 @@ public struct ControlModePage: Sendable, Equatable {
     /// AUTOLOAD MODE.
     public var autoloadMode: UInt8 { parameters[3] & 0x07 }
     /// BUSY TIMEOUT PERIOD, in 100 ms units (0xFFFF: unlimited).
-    public var busyTimeoutPeriod: UInt16 { UInt16(parameters[6]) << 8 | UInt16(parameters[7]) }
+    public var busyTimeoutPeriod: UInt16 {
+        get { UInt16(parameters[6]) << 8 | UInt16(parameters[7]) }
+        set {
+            parameters[6] = UInt8(newValue >> 8)
+            parameters[7] = UInt8(truncatingIfNeeded: newValue)
+        }
+    }
     /// EXTENDED SELF-TEST COMPLETION TIME, in seconds.
     public var extendedSelfTestCompletionTime: UInt16 { UInt16(parameters[8]) << 8 | UInt16(parameters[9]) }
 

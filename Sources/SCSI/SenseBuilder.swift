@@ -46,8 +46,29 @@ public struct SenseBuilder: Sendable, Equatable {
         self.deferred = deferred
     }
 
-    public init(key: SenseKey, _ code: AdditionalSenseCode, information: UInt64? = nil) {
-        self.init(key: key, asc: code.asc, ascq: code.ascq, information: information)
+    public init(key: SenseKey, _ code: AdditionalSenseCode, information: UInt64? = nil,
+                senseKeySpecific: SenseKeySpecific? = nil) {
+        self.init(key: key, asc: code.asc, ascq: code.ascq, information: information,
+                  senseKeySpecific: senseKeySpecific)
+    }
+
+    /// ILLEGAL REQUEST, 24/00 INVALID FIELD IN CDB, with a field pointer at `byte` (and
+    /// `bit`) of the CDB; nil `byte` leaves the pointer out (a CDB too short to point into).
+    /// CTL's `ctl_set_invalid_field` with C/D set.
+    public static func invalidFieldInCDB(byte: Int?, bit: Int? = nil) -> SenseBuilder {
+        SenseBuilder(key: .illegalRequest, .invalidFieldInCDB,
+                     senseKeySpecific: byte.map { fieldPointer(inCDB: true, byte: $0, bit: bit) })
+    }
+
+    /// ILLEGAL REQUEST, 26/00 INVALID FIELD IN PARAMETER LIST, pointing at `byte` (and `bit`)
+    /// of the parameter list (CTL's `ctl_set_invalid_field` with C/D clear).
+    public static func invalidFieldInParameterList(byte: Int, bit: Int? = nil) -> SenseBuilder {
+        SenseBuilder(key: .illegalRequest, .invalidFieldInParameterList,
+                     senseKeySpecific: fieldPointer(inCDB: false, byte: byte, bit: bit))
+    }
+
+    private static func fieldPointer(inCDB: Bool, byte: Int, bit: Int?) -> SenseKeySpecific {
+        .fieldPointer(inCDB: inCDB, byte: UInt16(clamping: byte), bit: bit.map { UInt8($0 & 7) })
     }
 
     /// Fixed format is always 18 bytes.

@@ -80,3 +80,60 @@ public struct OneCommandSupport: Sendable, Equatable {
     /// True for SUPPORT 3 or 5.
     public var isSupported: Bool { support == 3 || support == 5 }
 }
+
+// MARK: - Encoding, as a device returns the data
+
+extension CommandDescriptor {
+    /// A command a device reports; `serviceAction` nil for an opcode without service actions.
+    /// Timeouts given add a command timeouts descriptor (the device was asked with RCTD).
+    public init(opcode: UInt8, serviceAction: UInt16? = nil, cdbLength: Int,
+                nominalTimeout: UInt32? = nil, recommendedTimeout: UInt32? = nil) {
+        self.init(opcode: opcode, serviceAction: serviceAction ?? 0, hasServiceAction: serviceAction != nil,
+                  cdbLength: cdbLength, nominalTimeout: nominalTimeout, recommendedTimeout: recommendedTimeout)
+    }
+
+    /// The 8-byte command descriptor (SPC-5 6.35.3), followed by its 12-byte command timeouts
+    /// descriptor when a timeout is set.
+    public var bytes: [UInt8] {
+        let timeouts = nominalTimeout != nil || recommendedTimeout != nil
+        var b: [UInt8] = [opcode, 0, UInt8(serviceAction >> 8), UInt8(truncatingIfNeeded: serviceAction), 0,
+                          (timeouts ? 0x02 : 0) | (hasServiceAction ? 0x01 : 0), 0, 0]
+        b.putBigEndian(UInt64(cdbLength), at: 6, width: 2)
+        if timeouts { b += commandTimeoutsDescriptor(nominal: nominalTimeout ?? 0, recommended: recommendedTimeout ?? 0) }
+        return b
+    }
+}
+
+extension SupportedOperationCodes {
+    /// REPORT SUPPORTED OPERATION CODES data for reporting options 0: all `commands`.
+    public static func encode(_ commands: [CommandDescriptor]) -> [UInt8] {
+        var b: [UInt8] = [0, 0, 0, 0]
+        for c in commands { b += c.bytes }
+        b.putBigEndian(UInt64(b.count - 4), at: 0, width: 4)
+        return b
+    }
+}
+
+extension OneCommandSupport {
+    /// REPORT SUPPORTED OPERATION CODES data for one command (SPC-5 6.35.4): SUPPORT (1 not
+    /// supported, 3 supported), the CDB usage data, and a command timeouts descriptor when
+    /// `timeouts` is given.
+    public static func encode(support: UInt8, usageData: [UInt8] = [],
+                              timeouts: (nominal: UInt32, recommended: UInt32)? = nil) -> [UInt8] {
+        var b: [UInt8] = [0, (timeouts != nil ? 0x80 : 0) | (support & 0x07), 0, 0]
+        b.putBigEndian(UInt64(usageData.count), at: 2, width: 2)
+        b += usageData
+        if let t = timeouts { b += commandTimeoutsDescriptor(nominal: t.nominal, recommended: t.recommended) }
+        return b
+    }
+}
+
+/// The command timeouts descriptor (SPC-5 6.35.5): length 0x0A, then the nominal and the
+/// recommended timeout in seconds.
+private func commandTimeoutsDescriptor(nominal: UInt32, recommended: UInt32) -> [UInt8] {
+    var b = [UInt8](repeating: 0, count: 12)
+    b[1] = 0x0A
+    b.putBigEndian(UInt64(nominal), at: 4, width: 4)
+    b.putBigEndian(UInt64(recommended), at: 8, width: 4)
+    return b
+}

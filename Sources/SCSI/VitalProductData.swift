@@ -123,6 +123,18 @@ public struct Designator: Sendable, Equatable, CustomStringConvertible {
     /// The DESIGNATOR bytes (fewer than its length says when the page was cut short).
     public var identifier: [UInt8]
 
+    public init(
+        protocolIdentifier: UInt8 = 0, codeSet: UInt8, protocolIdentifierValid: Bool = false,
+        association: UInt8 = 0, designatorType: UInt8, identifier: [UInt8]
+    ) {
+        self.protocolIdentifier = protocolIdentifier
+        self.codeSet = codeSet
+        self.protocolIdentifierValid = protocolIdentifierValid
+        self.association = association
+        self.designatorType = designatorType
+        self.identifier = identifier
+    }
+
     public enum Kind {
         public static let vendorSpecific: UInt8 = 0
         public static let t10VendorID: UInt8 = 1
