@@ -56,18 +56,3 @@ public struct CAMError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 }
-
-/// One wrapper for each system call CAM makes: errno is read at once, EINTR retried.
-@usableFromInline
-enum Sys {
-    @inline(__always)
-    static func retrying<T: BinaryInteger>(_ call: String, on object: String, _ body: () -> T) throws(CAMError) -> T {
-        while true {
-            let rc = body()
-            if rc >= 0 { return rc }
-            let e = Glibc.errno
-            if e == EINTR { continue }
-            throw CAMError.system(call, e, on: object)
-        }
-    }
-}

@@ -319,7 +319,6 @@ public final class CCB: @unchecked Sendable {
     var owner: PassHandle?
     var deviceRecord: CAMDeviceRecord?
     var startNanoseconds: UInt64 = 0
-    var queuedNanoseconds: UInt64 = 0
     var retriesLeft: Int = 0
     var isSynchronous = false
     var synchronousDone = false

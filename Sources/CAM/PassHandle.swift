@@ -19,7 +19,7 @@ import CCAM
 ///   device record lives until they drain.
 public final class PassHandle: @unchecked Sendable {
     // @unchecked: `pending*` fields are guarded by the device record's lock; `done*`, `closed`,
-    // `waiter` and `fd` by `doneLock`. Lock order: device lock before doneLock.
+    // `waiter` and the use of `descriptor` by `doneLock`. Lock order: device lock before doneLock.
     let device: CAMDeviceRecord
     // Strong: a handle keeps its transport alive until the handle itself goes (handles stay
     // valid until closed, whoever else lets go of the XPT).
@@ -40,7 +40,6 @@ public final class PassHandle: @unchecked Sendable {
     var doneTail: CCB?
     var doneCount = 0
     var closed = false
-    var fd: Int32
     var waiter: CheckedContinuation<CCB?, Never>?
     var outstanding = 0
 
@@ -57,12 +56,11 @@ public final class PassHandle: @unchecked Sendable {
         self.path = device.path
         let fd = ccam_eventfd_nonblocking(0)
         if fd < 0 { throw CAMError.system("eventfd", Glibc.errno, on: "pass\(unit)") }
-        self.fd = fd
         self.descriptor = fd
     }
 
     deinit {
-        if !closed { Glibc.close(fd) }
+        if !closed { Glibc.close(descriptor) }
     }
 
     /// The device's name for messages ("pass3").
@@ -298,19 +296,18 @@ public final class PassHandle: @unchecked Sendable {
 
     private func signalEventLocked() {
         var one: UInt64 = 1
-        while write(fd, &one, 8) < 0 && errno == EINTR {}
+        while write(descriptor, &one, 8) < 0 && errno == EINTR {}
     }
 
     private func clearEventLocked() {
         var v: UInt64 = 0
-        while read(fd, &v, 8) < 0 && errno == EINTR {}
+        while read(descriptor, &v, 8) < 0 && errno == EINTR {}
     }
 
     // MARK: pending queue (device lock held)
 
     func pushPendingLocked(_ ccb: CCB, atHead: Bool) {
         ccb.state = .pending
-        ccb.queuedNanoseconds = 0
         if atHead {
             ccb.queueNext = pendingHead
             pendingHead = ccb
@@ -368,7 +365,7 @@ public final class PassHandle: @unchecked Sendable {
         doneHead = nil
         doneTail = nil
         doneCount = 0
-        Glibc.close(fd)
+        Glibc.close(descriptor)
         let w = waiter
         waiter = nil
         doneLock.unlock()

@@ -83,11 +83,8 @@ public final class XPT: @unchecked Sendable {
 
     /// A transport with `completionThreads` workers (default: one per CPU).
     public init(completionThreads: Int = CompletionWorkers.cpuCount) {
-        var xptRef: XPT?
-        _ = xptRef
         let box = WeakXPT()
         workers = CompletionWorkers(count: completionThreads) { ccb in box.xpt?.process(ccb) }
-        xptRef = nil
         box.xpt = self
     }
 
@@ -189,7 +186,7 @@ public final class XPT: @unchecked Sendable {
     private func closeProbe(_ h: PassHandle, _ probe: CAMDeviceRecord) {
         h.doneLock.withLock {
             h.closed = true
-            Glibc.close(h.fd)
+            Glibc.close(h.descriptor)
         }
         probe.lock.withLock { probe.handles.removeAll() }
     }
