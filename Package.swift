@@ -44,10 +44,11 @@ let package = Package(
             dependencies: ["CAM", "CAMEmulator", "CAMLinuxSG", "CAMISCSI"],
             swiftSettings: strict
         ),
-        // copy engine
+        // copy engine (+ a C shim for epoll, eventfd, signalfd, block-device ioctls)
+        .target(name: "CCAMDD"),
         .target(
             name: "CAMDD",
-            dependencies: ["CAM", "SCSI", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["CAM", "SCSI", "CCAMDD", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict
         ),
         // tools
@@ -61,17 +62,20 @@ let package = Package(
             dependencies: ["CAM", "SCSI", "CAMSpecifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        .target(name: "CCAMBenchMalloc", path: "Benchmarks/CCAMBenchMalloc"),
         .executableTarget(
             name: "cam-bench",
-            dependencies: ["CAM", "SCSI", "CAMEmulator"],
+            dependencies: ["CAM", "SCSI", "CAMEmulator", "CCAMBenchMalloc"],
+            path: "Benchmarks/cam-bench",
             swiftSettings: strict
         ),
         // tests
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SCSITests", dependencies: ["SCSI"], swiftSettings: strict),
         .testTarget(name: "CAMTests", dependencies: ["CAM", "SCSI", "CAMEmulator"], swiftSettings: strict),
-        .testTarget(name: "CAMDDTests", dependencies: ["CAMDD", "CAM", "CAMEmulator"], swiftSettings: strict),
-        .testTarget(name: "ToolTests", dependencies: ["SCSI"], swiftSettings: strict),
-        .testTarget(name: "LinuxSGTests", dependencies: ["CAM", "SCSI", "CAMLinuxSG"], swiftSettings: strict),
-        .testTarget(name: "ISCSITests", dependencies: ["CAM", "SCSI", "CAMISCSI"], swiftSettings: strict),
+        .testTarget(name: "CAMDDTests", dependencies: ["CAMDD", "CAM", "CAMEmulator", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ToolTests", dependencies: ["SCSI", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LinuxSGTests", dependencies: ["CAM", "SCSI", "CAMLinuxSG", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ISCSITests", dependencies: ["CAM", "SCSI", "CAMISCSI", "TestSupport"], swiftSettings: strict),
     ]
 )

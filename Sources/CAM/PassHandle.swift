@@ -21,7 +21,9 @@ public final class PassHandle: @unchecked Sendable {
     // @unchecked: `pending*` fields are guarded by the device record's lock; `done*`, `closed`,
     // `waiter` and `fd` by `doneLock`. Lock order: device lock before doneLock.
     let device: CAMDeviceRecord
-    unowned let xpt: XPT
+    // Strong: a handle keeps its transport alive until the handle itself goes (handles stay
+    // valid until closed, whoever else lets go of the XPT).
+    let xpt: XPT
 
     // device lock
     /// Set by `close` under the device lock once the handle has left the device's list, so a
@@ -126,7 +128,7 @@ public final class PassHandle: @unchecked Sendable {
         }
         let length = ccb.data.length
         if length > device.maxIO {
-            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(ccb.cdb.commandNameForCAM) carries \(length) bytes, more than the bus's maxio of \(device.maxIO)")
+            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(ccb.cdb.commandName) carries \(length) bytes, more than the bus's maxio of \(device.maxIO)")
         }
         switch ccb.data {
         case .none:
@@ -453,13 +455,5 @@ public final class PassHandle: @unchecked Sendable {
             waiter = cont
             doneLock.unlock()
         }
-    }
-}
-
-extension CDB {
-    /// "opcode 0x28" until the SCSI module names commands.
-    var commandNameForCAM: String {
-        let h = String(opcode, radix: 16, uppercase: true)
-        return "opcode 0x" + (h.count == 1 ? "0" + h : h)
     }
 }

@@ -175,31 +175,15 @@ public final class XPT: @unchecked Sendable {
         let length = 8 + 8 * 256
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
-        var cdb = CDB(count: 12)
-        cdb[0] = 0xA0
-        cdb.setBigEndian(UInt64(length), at: 6, width: 4)
-        let ccb = CCB(cdb: cdb, data: .buffer(buf), direction: .in, timeoutMilliseconds: 10_000)
+        let ccb = CCB(cdb: .reportLUNs(allocationLength: UInt32(length)), data: .buffer(buf), direction: .in,
+                      timeoutMilliseconds: 10_000)
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
-        guard (try? h.execute(ccb)) != nil, ccb.status == .requestComplete, ccb.transferred >= 8 else { return [0] }
-        let bytes = Array(buf.prefix(ccb.transferred))
-        let listLength = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
-        var luns: [UInt64] = []
-        var i = 8
-        while i + 8 <= min(bytes.count, 8 + listLength) {
-            luns.append(XPT.decodeLUN(bytes[i], bytes[i + 1]))
-            i += 8
-        }
+        guard (try? h.execute(ccb)) != nil, ccb.status == .requestComplete,
+              let data = ReportLUNsData(buf.prefix(ccb.transferred)) else { return [0] }
+        // Well-known LUNs (REPORT LUNS, SECURITY PROTOCOL) are not devices to probe.
+        let luns = data.luns.filter { !$0.isWellKnown }.map(\.number)
         return luns.isEmpty ? [0] : Array(Set(luns))
-    }
-
-    /// SAM-5 single-level LUNs: peripheral (00b) and flat (01b) addressing.
-    static func decodeLUN(_ b0: UInt8, _ b1: UInt8) -> UInt64 {
-        switch b0 >> 6 {
-        case 0: return UInt64(b1)
-        case 1: return UInt64(b0 & 0x3F) << 8 | UInt64(b1)
-        default: return UInt64(b0 & 0x3F) << 8 | UInt64(b1)
-        }
     }
 
     private func closeProbe(_ h: PassHandle, _ probe: CAMDeviceRecord) {
@@ -221,18 +205,22 @@ public final class XPT: @unchecked Sendable {
         let length = 96
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
-        var cdb = CDB(count: 6)
-        cdb[0] = 0x12
-        cdb[4] = UInt8(length)
-        let ccb = CCB(cdb: cdb, data: .buffer(buf), direction: .in, timeoutMilliseconds: 10_000)
+        let ccb = CCB(cdb: .inquiry(allocationLength: UInt16(length)), data: .buffer(buf), direction: .in,
+                      timeoutMilliseconds: 10_000)
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
         let ok = (try? h.execute(ccb)) != nil && ccb.status == .requestComplete && ccb.transferred >= 5
         closeProbe(h, record)
-        guard ok else { return false }
-        let inquiry = Array(buf.prefix(ccb.transferred))
+        guard ok, let inquiry = StandardInquiry(buf.prefix(ccb.transferred)) else { return false }
         // Peripheral qualifier 1 (not connected now) and 3 (no device here) are not devices.
-        if inquiry[0] >> 5 == 1 || inquiry[0] >> 5 == 3 { return false }
+        if inquiry.peripheralQualifier == .notConnected || inquiry.peripheralQualifier == .notSupported { return false }
+        return (try? add(path: path, bus: bus, inquiry: inquiry.bytes)) != nil
+    }
+
+    /// Gives a probed device a fresh record (its statistics start at zero) and the lowest free
+    /// unit number, and announces it.
+    private func add(path: CAMPath, bus: CAMBus, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
+        let record = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
         record.inquiry = inquiry
         let info: CAMDeviceInfo? = topology.withLock {
             if isShutDown || byPath[path] != nil { return nil }
@@ -243,9 +231,9 @@ public final class XPT: @unchecked Sendable {
             byPath[path] = record
             return infoLocked(record)
         }
-        guard let info else { return false }
+        guard let info else { throw CAMError(.invalidRequest, "a device is already at \(path)") }
         announce(.found(info))
-        return true
+        return info
     }
 
     /// Adds a device without probing it (for SIMs whose devices are known and for tests).
@@ -254,20 +242,7 @@ public final class XPT: @unchecked Sendable {
         guard let bus = topology.withLock({ buses.first { $0.number == path.bus } }) else {
             throw CAMError(.noSuchDevice, "no bus \(path.bus)")
         }
-        let record = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
-        record.inquiry = inquiry
-        let info: CAMDeviceInfo? = topology.withLock {
-            if byPath[path] != nil { return nil }
-            var unit = 0
-            while byUnit[unit] != nil { unit += 1 }
-            record.unit = unit
-            byUnit[unit] = record
-            byPath[path] = record
-            return infoLocked(record)
-        }
-        guard let info else { throw CAMError(.invalidRequest, "a device is already at \(path)") }
-        announce(.found(info))
-        return info
+        return try add(path: path, bus: bus, inquiry: inquiry)
     }
 
     private func announce(_ event: CAMEvent) {

@@ -54,7 +54,7 @@ final class ISCSISIMTests {
         let h = try xpt.open(path: found[0].path)
         defer { h.close() }
         let inq = Buffer(96)
-        let a = ccb(.inquiry(96), inq, .in)
+        let a = ccb(.inquiry(allocationLength: 96), inq, .in)
         try h.execute(a)
         #expect(a.status == .requestComplete)
         let rc = Buffer(32)
@@ -74,7 +74,7 @@ final class ISCSISIMTests {
         let bus = xpt.register(try ISCSISIM(specifier: tgt.url(disk, lun: 1)))
         let h = try xpt.open(path: try xpt.scan(bus)[0].path)
         defer { h.close() }
-        try h.execute(ccb(.testUnitReady))
+        try h.execute(ccb(.testUnitReady()))
         let n = 32, blocks = 64, size = blocks * 512
         let src = Buffer(n * size), dst = Buffer(n * size)
         for i in 0..<src.raw.count { src.raw[i] = UInt8(truncatingIfNeeded: i ^ (i >> 11)) }
@@ -86,8 +86,8 @@ final class ISCSISIMTests {
                 sg.append(base, length: 4096)
                 sg.append(base + 4096, length: 12288)
                 sg.append(base + 16384, length: size - 16384)
-                let c = CCB(cdb: write ? .write16(lba: UInt64(k * blocks), blocks: UInt32(blocks))
-                                       : .read16(lba: UInt64(k * blocks), blocks: UInt32(blocks)),
+                let c = CCB(cdb: write ? .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!
+                                       : .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
                             data: .scatterGather(sg), direction: write ? .out : .in, cookie: UInt64(k))
                 ccbs.append(c)
                 try h.queue(c)
@@ -129,14 +129,14 @@ final class ISCSISIMTests {
         let bus = xpt.register(try ISCSISIM(specifier: tgt.url(disk, lun: 2)))
         let h = try xpt.open(path: try xpt.scan(bus)[0].path)
         defer { h.close() }
-        try h.execute(ccb(.testUnitReady))
+        try h.execute(ccb(.testUnitReady()))
         try tgt.deleteLUN(disk, lun: 2)
         let buf = Buffer(4096)
-        let c = CCB(cdb: .read16(lba: 0, blocks: 8), data: .buffer(buf.raw), direction: .in)
+        let c = CCB(cdb: .read(lba: 0, blocks: 8, minimumSize: 16)!, data: .buffer(buf.raw), direction: .in)
         try h.execute(c)
         #expect(c.status == .scsiStatusError)
         #expect(c.senseData?.asc == 0x25)
         #expect(xpt.devices().isEmpty)
-        #expect(throws: CAMError.self) { try h.queue(CCB(cdb: .testUnitReady)) }
+        #expect(throws: CAMError.self) { try h.queue(CCB(cdb: .testUnitReady())) }
     }
 }

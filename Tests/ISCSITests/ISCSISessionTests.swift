@@ -29,7 +29,7 @@ final class ISCSISessionTests {
     /// first command of each LUN: the session passes it on rather than eating it. Take it.
     func takeUnitAttention(_ s: ISCSISession, _ c: Collector, lun: UInt64) throws {
         for k in 0..<5 {
-            let d = try #require(try execute(s, c, tag: 90_000 + UInt64(k), lun: lun, cdb: .testUnitReady))
+            let d = try #require(try execute(s, c, tag: 90_000 + UInt64(k), lun: lun, cdb: .testUnitReady()))
             if d.outcome == .status && d.status == .good { return }
             #expect(d.status == .checkCondition && SenseData(d.sense).senseKey == .unitAttention)
         }
@@ -40,7 +40,7 @@ final class ISCSISessionTests {
         let s = try open(tgt.url(iqn, lun: 1), c)
         defer { s.close() }
         let buf = Buffer(96)
-        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .inquiry(96), direction: .in, buffers: [buf.raw]))
+        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .inquiry(allocationLength: 96), direction: .in, buffers: [buf.raw]))
         #expect(d.outcome == .status)
         #expect(d.status == .good)
         let data = buf.bytes
@@ -93,7 +93,7 @@ final class ISCSISessionTests {
         }
         for k in 0..<count {
             try lists[k].withUnsafeBufferPointer {
-                try s.submit(ISCSIRequest(lun: 1, cdb: .write16(lba: UInt64(k * blocks), blocks: UInt32(blocks)),
+                try s.submit(ISCSIRequest(lun: 1, cdb: .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
                                           direction: .out, segments: $0, tag: UInt64(k)))
             }
         }
@@ -112,7 +112,7 @@ final class ISCSISessionTests {
         }
         for k in (0..<count).reversed() {
             try lists[k].withUnsafeBufferPointer {
-                try s.submit(ISCSIRequest(lun: 1, cdb: .read16(lba: UInt64(k * blocks), blocks: UInt32(blocks)),
+                try s.submit(ISCSIRequest(lun: 1, cdb: .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
                                           direction: .in, segments: $0, tag: UInt64(1000 + k)))
             }
         }
@@ -130,7 +130,7 @@ final class ISCSISessionTests {
         try takeUnitAttention(s, c, lun: 2)
         let buf = Buffer(512)
         // LUN 2 has 16 MiB = 32768 blocks: LBA 40000 is out of range.
-        let d = try #require(try execute(s, c, tag: 1, lun: 2, cdb: .read16(lba: 40_000, blocks: 1), direction: .in, buffers: [buf.raw]))
+        let d = try #require(try execute(s, c, tag: 1, lun: 2, cdb: .read(lba: 40_000, blocks: 1, minimumSize: 16)!, direction: .in, buffers: [buf.raw]))
         #expect(d.outcome == .status)
         #expect(d.status == .checkCondition)
         let sense = SenseData(d.sense)
@@ -148,7 +148,7 @@ final class ISCSISessionTests {
         }
         s.close()
         #expect(throws: ISCSIError.self) {
-            try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady))
+            try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady()))
         }
     }
 
@@ -157,7 +157,7 @@ final class ISCSISessionTests {
         try tgt.addCHAP(chapIQN, user: "alice", password: "correct-horse")
         let c = Collector()
         let s = try open(tgt.url(chapIQN, lun: 1, user: "alice", password: "correct-horse"), c)
-        let d = try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady)
+        let d = try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady())
         #expect(d?.outcome == .status)
         s.close()
 
@@ -190,7 +190,7 @@ final class ISCSISessionTests {
         let good = tgt.url(chapIQN, lun: 1, user: "alice", password: "correct-horse")
             + "?target_user=target1&target_password=target-secret"
         let s = try open(good, c)
-        #expect(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady)?.outcome == .status)
+        #expect(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady())?.outcome == .status)
         s.close()
         let bad = tgt.url(chapIQN, lun: 1, user: "alice", password: "correct-horse")
             + "?target_user=target1&target_password=an-impostor"
@@ -222,13 +222,13 @@ final class ISCSISessionTests {
         try tgt.pause()
         defer { try? tgt.resume() }
         let start = camMonotonicNanoseconds()
-        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady, timeoutMilliseconds: 1500, wait: 10))
+        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 1500, wait: 10))
         let spent = Double(camMonotonicNanoseconds() - start) / 1e9
         #expect(d.outcome == .timedOut)
         #expect(spent >= 1.4 && spent < 3.5)
         try tgt.resume()
         // The session goes on after the time-out.
-        let e = try #require(try execute(s, c, tag: 2, lun: 1, cdb: .testUnitReady))
+        let e = try #require(try execute(s, c, tag: 2, lun: 1, cdb: .testUnitReady()))
         #expect(e.outcome == .status)
     }
 
@@ -240,7 +240,7 @@ final class ISCSISessionTests {
         let d = try #require(c.wait(9))
         #expect(d.outcome == .status)
         // The target reports the reset to the next command as a UNIT ATTENTION (or not at all).
-        let e = try #require(try execute(s, c, tag: 10, lun: 1, cdb: .testUnitReady))
+        let e = try #require(try execute(s, c, tag: 10, lun: 1, cdb: .testUnitReady()))
         #expect(e.outcome == .status)
         if e.status == .checkCondition { #expect(SenseData(e.sense).senseKey == .unitAttention) }
     }
@@ -256,7 +256,7 @@ final class ISCSISessionTests {
         var iov = [iovec(iov_base: buf.raw.baseAddress, iov_len: buf.raw.count)]
         try tgt.pause()
         try iov.withUnsafeBufferPointer {
-            try s.submit(ISCSIRequest(lun: 1, cdb: .read16(lba: 0, blocks: 2048), direction: .in, segments: $0,
+            try s.submit(ISCSIRequest(lun: 1, cdb: .read(lba: 0, blocks: 2048, minimumSize: 16)!, direction: .in, segments: $0,
                                       tag: 1, context: token))
         }
         usleep(100_000)
@@ -277,7 +277,7 @@ final class ISCSISessionTests {
         let s = try open(tgt.url(iqn, lun: 1), c, options: o)
         defer { s.close() }
         try tgt.pause()
-        try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady, tag: 1))
+        try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), tag: 1))
         usleep(100_000)
         try tgt.kill()
         let d = try #require(c.wait(1, seconds: 10))
@@ -285,7 +285,7 @@ final class ISCSISessionTests {
         try tgt.restart()
         var ok = false
         for k in 0..<20 where !ok {
-            if let e = try execute(s, c, tag: UInt64(100 + k), lun: 1, cdb: .testUnitReady, timeoutMilliseconds: 5000) {
+            if let e = try execute(s, c, tag: UInt64(100 + k), lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 5000) {
                 ok = e.outcome == .status
             }
             if !ok { usleep(200_000) }
@@ -305,12 +305,12 @@ final class ISCSISessionTests {
         defer { s.close() }
         try tgt.kill()
         let start = camMonotonicNanoseconds()
-        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady, timeoutMilliseconds: 4000, wait: 10))
+        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 4000, wait: 10))
         let spent = Double(camMonotonicNanoseconds() - start) / 1e9
         #expect([.connectionLost, .unreachable, .timedOut].contains(d.outcome))
         #expect(spent < 4.5)
         usleep(1_700_000)
-        let e = try #require(try execute(s, c, tag: 2, lun: 1, cdb: .testUnitReady, timeoutMilliseconds: 10_000, wait: 5))
+        let e = try #require(try execute(s, c, tag: 2, lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 10_000, wait: 5))
         #expect(e.outcome == .unreachable)
         #expect(e.detail?.contains("reconnect window") == true)
     }

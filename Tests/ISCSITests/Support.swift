@@ -57,35 +57,6 @@ final class Buffer: @unchecked Sendable {
     var bytes: [UInt8] { Array(raw) }
 }
 
-extension CDB {
-    static func inquiry(_ length: Int) -> CDB {
-        var c = CDB(count: 6)
-        c[0] = 0x12
-        c.setBigEndian(UInt64(length), at: 3, width: 2)
-        return c
-    }
-    static func readCapacity16(_ length: Int = 32) -> CDB {
-        var c = CDB(count: 16)
-        c[0] = 0x9E
-        c[1] = 0x10
-        c.setBigEndian(UInt64(length), at: 10, width: 4)
-        return c
-    }
-    static func read16(lba: UInt64, blocks: UInt32) -> CDB {
-        var c = CDB(count: 16)
-        c[0] = 0x88
-        c.setBigEndian(lba, at: 2, width: 8)
-        c.setBigEndian(UInt64(blocks), at: 10, width: 4)
-        return c
-    }
-    static func write16(lba: UInt64, blocks: UInt32) -> CDB {
-        var c = read16(lba: lba, blocks: blocks)
-        c[0] = 0x8A
-        return c
-    }
-    static let testUnitReady = CDB(count: 6)
-}
-
 /// Submits one command on `session` and waits for it.
 func execute(_ session: ISCSISession, _ collector: Collector, tag: UInt64, lun: UInt64, cdb: CDB,
              direction: ISCSIDirection = .none, buffers: [UnsafeMutableRawBufferPointer] = [],

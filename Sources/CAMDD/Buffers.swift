@@ -1,0 +1,83 @@
+import CAM
+
+/// One of the reader's buffers (camdd(8)'s CAMDD_BUF_DATA on the reader side): room for one
+/// input block, and for a pass reader the CCB that fills it. All are allocated before the copy
+/// starts and reused; none is allocated per request.
+final class Block: @unchecked Sendable {
+    // Ownership moves: free list (reader) → in flight (CAM) → reorder slot (reader) → the
+    // writer's mailbox → the writer's requests → the reader's mailbox. Each hand-over goes
+    // through a mailbox lock or a CAM queue lock, so one thread at a time touches the fields.
+    let index: Int
+    let storage: UnsafeMutableRawBufferPointer
+    let ccb: CCB?
+    /// Sequence number of the read, for in-order hand-over.
+    var sequence = 0
+    /// Position in the stream, bytes from the input's start offset.
+    var position: UInt64 = 0
+    /// Valid bytes.
+    var length = 0
+    /// When the read started, for file latency.
+    var startedAt: UInt64 = 0
+    // writer's
+    /// Slices of this block in write requests not yet completed.
+    var outstandingSlices = 0
+    /// All bytes have been put into write requests.
+    var fullySliced = false
+
+    init(index: Int, capacity: Int, alignment: Int, pass: Bool) {
+        self.index = index
+        storage = .allocate(byteCount: max(capacity, 1), alignment: alignment)
+        ccb = pass ? CCB() : nil
+        ccb?.cookie = UInt64(index)
+    }
+
+    deinit { storage.deallocate() }
+}
+
+/// One of the writer's requests (camdd(8)'s writer-side CAMDD_BUF_DATA with its list of
+/// CAMDD_BUF_INDIRECT slices): an S/G list of slices of reader blocks, plus zero padding
+/// for a device's partial last block. Allocated before the copy, reused.
+final class WriteRequest: @unchecked Sendable {
+    // Owned by the writer thread, and by CAM between queue and get.
+    let index: Int
+    let sg: SGList
+    let ccb: CCB?
+    /// The block of each slice, in order.
+    let sources: UnsafeMutablePointer<Int>
+    var sourceCount = 0
+    /// Stream position of the first byte.
+    var position: UInt64 = 0
+    /// Data bytes (without padding).
+    var length = 0
+    /// Zero bytes appended to reach a whole sector.
+    var padding = 0
+    var startedAt: UInt64 = 0
+
+    init(index: Int, segments: Int, pass: Bool) {
+        self.index = index
+        sg = SGList(capacity: segments)
+        sources = .allocate(capacity: segments)
+        ccb = pass ? CCB() : nil
+        ccb?.cookie = UInt64(index)
+    }
+
+    deinit { sources.deallocate() }
+
+    func reset(position: UInt64) {
+        sg.removeAll()
+        sourceCount = 0
+        self.position = position
+        length = 0
+        padding = 0
+    }
+
+    /// Adds a slice of `block`; false when the S/G list is full.
+    func append(_ block: Block, from: Int, count: Int) -> Bool {
+        guard sg.append(block.storage.baseAddress! + from, length: count) else { return false }
+        sources[sourceCount] = block.index
+        sourceCount += 1
+        length += count
+        block.outstandingSlices += 1
+        return true
+    }
+}

@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The error every CAMDD call throws: a stable code, the errno where there is one, and a
+/// message a person can act on ("Blocksize 1000 for pass0 is not a multiple of sector size 512").
+public struct CAMDDError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, stable across releases.
+    public enum Code: String, Sendable {
+        /// An `-i`/`-o` argument list, a size or a number that cannot be used.
+        case badArgument = "bad-argument"
+        /// A file or device could not be opened.
+        case openFailed = "open-failed"
+        /// Probing a device (READ CAPACITY, device type, sector size) failed.
+        case probeFailed = "probe-failed"
+        /// The endpoint cannot do what was asked (offset on a pipe, an unsupported device type).
+        case unsupported = "unsupported"
+        /// A system call failed.
+        case systemCall = "system-call"
+        /// A read or write failed during the copy.
+        case ioFailed = "io-failed"
+    }
+
+    public var code: Code
+    public var message: String
+    /// The errno, for system call failures.
+    public var errno: Int32?
+
+    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.errno = errno
+    }
+
+    /// A system call failure naming the call, the object and the errno's text.
+    static func system(_ call: String, _ errno: Int32, on object: String) -> CAMDDError {
+        CAMDDError(.systemCall, "\(call) on \(object): \(errnoText(errno))", errno: errno)
+    }
+
+    public var description: String { message }
+}
+
+/// strerror(3) as a Swift string.
+func errnoText(_ e: Int32) -> String {
+    String(cString: strerror(e))
+}

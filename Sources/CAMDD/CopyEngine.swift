@@ -1,0 +1,246 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAM
+import CCAMDD
+import Synchronization
+
+/// How a copy ended.
+public enum CopyOutcome: String, Sendable, Equatable {
+    /// The input ended, the -m limit or the end of the output was reached.
+    case completed
+    /// A read or write failed; the statistics count what reached the output.
+    case failed
+    /// SIGINT or SIGTERM stopped it.
+    case interrupted
+}
+
+/// The end of a copy.
+public struct CopyResult: Sendable, Equatable {
+    public var outcome: CopyOutcome
+    public var statistics: CopyStatistics
+    /// The first failure, as printed.
+    public var error: String?
+    /// The output device was full before the input ended (not an error, as in camdd(8)).
+    public var outputFull: Bool
+}
+
+/// The copy engine (camdd(8)'s camdd_rw): a reader thread and a writer thread, each with its
+/// own epoll loop over its device's completion descriptor and a mailbox eventfd for its peer,
+/// joined by in-order hand-over and zero-copy reblocking.
+///
+/// Memory is fixed before the copy starts: the reader gets `depth_in + ceil(depth_out × bs_out
+/// / bs_in)` blocks of `bs_in` bytes (one more when neither size divides the other), the writer `depth_out + 1` requests with S/G lists
+/// sized for `bs_out`; nothing is allocated per request.
+public final class CopyEngine: @unchecked Sendable {
+    // The workers own their state while running; `start`/`wait`/`run` are called by one
+    // controlling thread; `requestStop` and `liveStatistics` are safe from any thread (they
+    // touch only mailboxes and atomics).
+    public let input: Endpoint
+    public let output: Endpoint
+    public let settings: IOSettings
+    public let maxBytes: UInt64?
+
+    let inputCounters = EndpointCounters()
+    let outputCounters = EndpointCounters()
+    private let blocks: [Block]
+    private let requests: [WriteRequest]
+    private let readerMailbox: Mailbox
+    private let writerMailbox: Mailbox
+    private let reader: Reader
+    private let writer: Writer
+    private let doneDescriptor: Int32
+    private var threads: [CAMThread] = []
+    private let startTime = Atomic<UInt64>(0)
+    private let stopRequested = Atomic<Bool>(false)
+    private var endTime: UInt64 = 0
+
+    /// Writes a line to standard error.
+    public static let standardError: @Sendable (String) -> Void = { line in
+        var s = line
+        if !s.hasSuffix("\n") { s += "\n" }
+        var utf8 = Array(s.utf8)
+        var off = 0
+        while off < utf8.count {
+            let n = utf8.withUnsafeMutableBytes { write(2, $0.baseAddress! + off, $0.count - off) }
+            if n <= 0 { if n < 0 && errno == EINTR { continue }; break }
+            off += n
+        }
+    }
+
+    /// Sets up the buffers and workers. `report` receives error and notice lines as they
+    /// happen (default: standard error).
+    public init(input: Endpoint, output: Endpoint, maxBytes: UInt64? = nil, settings: IOSettings = IOSettings(),
+                report: @escaping @Sendable (String) -> Void = CopyEngine.standardError) throws(CAMDDError) {
+        precondition(input.role == .input && output.role == .output, "CopyEngine(input:output:) got the roles swapped")
+        self.input = input
+        self.output = output
+        self.settings = settings
+        self.maxBytes = maxBytes == 0 ? nil : maxBytes
+
+        let rbs = input.blockSize
+        let wbs = output.blockSize
+        let inDepth = max(1, input.depth)
+        let outDepth = max(1, output.depth)
+        // Enough blocks for the writer's depth of full requests; one more when the sizes do not
+        // divide each other, as a request then spans one block more than its size suggests.
+        let misaligned = wbs % rbs != 0 && rbs % wbs != 0
+        // Plus one, so the reader has a block to fill while the writer holds a full depth.
+        let forWriter = (outDepth * wbs + rbs - 1) / rbs + (misaligned ? 1 : 0) + 1
+        // Two synchronous file endpoints hand over a block per system call each; a little
+        // more slack lets the reader go on while the writer thread waits for a CPU.
+        let blockCount = max(inDepth + forWriter, input.kind == .file && output.kind == .file ? 4 : 0)
+        let segments = (wbs + rbs - 1) / rbs + 3
+        let alignment = max(4096, input.directAlignment)
+        blocks = (0..<blockCount).map { Block(index: $0, capacity: rbs, alignment: alignment, pass: input.kind == .pass) }
+        requests = (0...outDepth).map { WriteRequest(index: $0, segments: segments, pass: output.kind == .pass) }
+        readerMailbox = try Mailbox(capacity: blockCount)
+        writerMailbox = try Mailbox(capacity: blockCount)
+        let fd = ccamdd_eventfd()
+        if fd < 0 { throw CAMDDError.system("eventfd", errno, on: "camdd") }
+        doneDescriptor = fd
+
+        var readLimit = self.maxBytes
+        if input.kind == .pass || input.fileType == .blockDevice, let cap = input.capacity {
+            let left = cap - input.offset
+            readLimit = min(readLimit ?? left, left)
+        }
+        var writeLimit: UInt64?
+        if output.kind == .pass || output.fileType == .blockDevice, let cap = output.capacity {
+            writeLimit = cap - output.offset
+        }
+        reader = Reader(endpoint: input, blocks: blocks, mailbox: readerMailbox, peer: writerMailbox,
+                        counters: inputCounters, settings: settings, limit: readLimit, report: report)
+        writer = Writer(endpoint: output, blocks: blocks, requests: requests, mailbox: writerMailbox,
+                        peer: readerMailbox, counters: outputCounters, settings: settings, limit: writeLimit,
+                        report: report)
+    }
+
+    deinit { close(doneDescriptor) }
+
+    /// Buffer memory the copy uses, in bytes.
+    public var bufferBytes: Int { blocks.count * input.blockSize }
+
+    /// Starts the reader and writer threads.
+    public func start() {
+        precondition(threads.isEmpty, "CopyEngine.start called twice")
+        startTime.store(camMonotonicNanoseconds(), ordering: .relaxed)
+        let done = doneDescriptor
+        let r = reader
+        let w = writer
+        threads.append(CAMThread(name: "camdd-reader") {
+            r.run()
+            var one: UInt64 = 1
+            _ = write(done, &one, 8)
+        })
+        threads.append(CAMThread(name: "camdd-writer") {
+            w.run()
+            var one: UInt64 = 1
+            _ = write(done, &one, 8)
+        })
+    }
+
+    /// Stops the copy cleanly (SIGINT): no new commands; those in flight complete and count.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .relaxed)
+        readerMailbox.postStop()
+        writerMailbox.postStop()
+    }
+
+    /// Statistics so far: byte counts and elapsed time (for SIGUSR1 and --progress).
+    public func liveStatistics() -> CopyStatistics {
+        let now = camMonotonicNanoseconds()
+        return CopyStatistics(input: inputCounters.snapshot(of: input, final: false),
+                              output: outputCounters.snapshot(of: output, final: false),
+                              elapsedNanoseconds: now &- startTime.load(ordering: .relaxed))
+    }
+
+    /// Waits for both threads and returns the result.
+    public func wait() -> CopyResult {
+        for t in threads { t.join() }
+        if endTime == 0 { endTime = camMonotonicNanoseconds() }
+        let stats = CopyStatistics(input: inputCounters.snapshot(of: input, final: true),
+                                   output: outputCounters.snapshot(of: output, final: true),
+                                   elapsedNanoseconds: endTime &- startTime.load(ordering: .relaxed))
+        let error = reader.failure ?? writer.failure
+        let outcome: CopyOutcome
+        if stopRequested.load(ordering: .relaxed) {
+            outcome = .interrupted
+        } else if error != nil {
+            outcome = .failed
+        } else {
+            outcome = .completed
+        }
+        return CopyResult(outcome: outcome, statistics: stats, error: error, outputFull: writer.reachedEnd)
+    }
+
+    /// Starts the copy and runs the controlling loop until it ends: SIGINT/SIGTERM stop it,
+    /// SIGUSR1 (SIGINFO where it exists) calls `onStatus`, and every `progressIntervalMilliseconds`
+    /// `onProgress` is called. `signals` must have been created before any thread was started.
+    public func run(signals: CopySignals?, progressIntervalMilliseconds: Int32? = nil,
+                    onStatus: (CopyStatistics) -> Void = { _ in },
+                    onProgress: (CopyStatistics) -> Void = { _ in }) throws(CAMDDError) -> CopyResult {
+        let loop = try EventLoop()
+        try loop.add(doneDescriptor, token: 0)
+        if let signals { try loop.add(signals.descriptor, token: 1) }
+        start()
+        var finished: UInt64 = 0
+        let interval = progressIntervalMilliseconds.map { UInt64(max($0, 1)) * 1_000_000 }
+        var nextProgress = interval.map { camMonotonicNanoseconds() + $0 }
+        while finished < 2 {
+            var timeout: Int32 = -1
+            if let next = nextProgress {
+                let now = camMonotonicNanoseconds()
+                timeout = next > now ? Int32(min((next - now) / 1_000_000 + 1, 60_000)) : 0
+            }
+            loop.wait(timeoutMilliseconds: timeout) { token in
+                switch token {
+                case 0:
+                    var v: UInt64 = 0
+                    if read(doneDescriptor, &v, 8) == 8 { finished += v }
+                default:
+                    while let signo = signals?.next() {
+                        if CopySignals.isStatusSignal(signo) {
+                            onStatus(liveStatistics())
+                        } else {
+                            requestStop()
+                        }
+                    }
+                }
+            }
+            if let next = nextProgress, let interval, camMonotonicNanoseconds() >= next, finished < 2 {
+                onProgress(liveStatistics())
+                nextProgress = next + interval
+            }
+        }
+        endTime = camMonotonicNanoseconds()
+        return wait()
+    }
+}
+
+/// The signals a copy reacts to, read through a signalfd: SIGINT and SIGTERM stop the copy,
+/// SIGUSR1 and SIGINFO ask for statistics (camdd(8) catches SIGINFO and SIGINT).
+///
+/// Create it first thing in `main`, before any thread starts: the signals are blocked in the
+/// creating thread and every thread started after, so that only the signalfd sees them.
+public final class CopySignals: @unchecked Sendable {
+    // The descriptor is immutable; reads from it are done by the one controlling thread.
+    public let descriptor: Int32
+
+    public init() throws(CAMDDError) {
+        let fd = ccamdd_signalfd_for_copy()
+        if fd < 0 { throw CAMDDError.system("signalfd", errno, on: "camdd") }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// The next pending signal, or nil.
+    public func next() -> Int32? {
+        let s = ccamdd_signalfd_read(descriptor)
+        return s > 0 ? s : nil
+    }
+
+    /// SIGUSR1, or SIGINFO where the system has it.
+    public static func isStatusSignal(_ signo: Int32) -> Bool { ccamdd_is_status_signal(signo) != 0 }
+}

@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAM
+import CCAMDD
+import Synchronization
+
+/// A fixed-capacity FIFO of small integers (buffer and request indices). Its storage is
+/// allocated once, so pushing and popping on the copy path allocate nothing.
+final class IndexRing {
+    // Owned by one thread at a time (a worker, or a mailbox under its lock).
+    private let storage: UnsafeMutablePointer<Int>
+    let capacity: Int
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    var isEmpty: Bool { count == 0 }
+
+    var first: Int? { count > 0 ? storage[head] : nil }
+
+    func push(_ v: Int) {
+        precondition(count < capacity, "IndexRing overflow: a buffer was handed over twice")
+        storage[(head + count) % capacity] = v
+        count += 1
+    }
+
+    @discardableResult
+    func pop() -> Int? {
+        guard count > 0 else { return nil }
+        let v = storage[head]
+        head = (head + 1) % capacity
+        count -= 1
+        return v
+    }
+
+    /// Moves everything into `other`, in order.
+    func moveAll(to other: IndexRing) {
+        while let v = pop() { other.push(v) }
+    }
+}
+
+/// Why a reader stopped sending data.
+public enum StreamEnd: String, Sendable, Equatable {
+    /// The input ended, or the `-m` limit was reached.
+    case endOfInput = "end-of-input"
+    /// A read failed; what came before it was sent.
+    case readError = "read-error"
+    /// Asked to stop (SIGINT, or the writer stopped).
+    case stopped = "stopped"
+}
+
+/// Hand-over between the reader and the writer: one mailbox per worker, a lock around a ring
+/// of indices, and an eventfd the receiving worker's event loop watches (camdd(8)'s
+/// work_queue/peer_done_queue and their EVFILT_USER events).
+///
+/// The eventfd is written only when the receiver said it is about to sleep, so a busy
+/// pipeline makes no system calls for its hand-overs.
+final class Mailbox: @unchecked Sendable {
+    // Everything below `lock` is guarded by it; `descriptor` is immutable.
+    private let lock = CAMLock()
+    private let items: IndexRing
+    private var end: StreamEnd?
+    private var stop = false
+    private var asleep = false
+    /// Set by every post, cleared by `take`: lets a receiver spin briefly without the lock.
+    private let posted = Atomic<Bool>(false)
+    /// The eventfd: readable after a post to a sleeping receiver.
+    let descriptor: Int32
+
+    init(capacity: Int) throws(CAMDDError) {
+        items = IndexRing(capacity: capacity)
+        let fd = ccamdd_eventfd()
+        if fd < 0 { throw CAMDDError.system("eventfd", errno, on: "camdd mailbox") }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// Posts every index in `batch` (emptying it) and wakes the receiver if it sleeps.
+    func post(_ batch: IndexRing) {
+        guard !batch.isEmpty else { return }
+        lock.lock()
+        batch.moveAll(to: items)
+        posted.store(true, ordering: .releasing)
+        let wake = asleep
+        asleep = false
+        lock.unlock()
+        if wake { signal() }
+    }
+
+    /// The reader has sent its last buffer.
+    func postEnd(_ reason: StreamEnd) {
+        lock.lock()
+        if end == nil { end = reason }
+        posted.store(true, ordering: .releasing)
+        let wake = asleep
+        asleep = false
+        lock.unlock()
+        if wake { signal() }
+    }
+
+    /// Asks the receiving worker to stop (SIGINT, or its peer has stopped).
+    func postStop() {
+        lock.lock()
+        stop = true
+        posted.store(true, ordering: .releasing)
+        asleep = false
+        lock.unlock()
+        signal()
+    }
+
+    /// Takes everything posted into `into`; returns the end mark and the stop request.
+    func take(into: IndexRing) -> (end: StreamEnd?, stop: Bool) {
+        lock.lock()
+        posted.store(false, ordering: .relaxed)
+        items.moveAll(to: into)
+        let r = (end, stop)
+        lock.unlock()
+        return r
+    }
+
+    /// Waits up to `nanoseconds` for a post without sleeping: a peer that hands over a block
+    /// every few microseconds would otherwise cost a wake-up (two system calls and a context
+    /// switch) per block. Returns true when something was posted.
+    func spin(nanoseconds: UInt64) -> Bool {
+        let deadline = camMonotonicNanoseconds() &+ nanoseconds
+        var i = 0
+        while true {
+            if posted.load(ordering: .acquiring) { return true }
+            i += 1
+            if i & 15 == 0 {
+                if camMonotonicNanoseconds() >= deadline { return false }
+                // On a busy machine the peer may be waiting for this very CPU.
+                sched_yield()
+            }
+        }
+    }
+
+    /// Whether a stop was posted (for a worker blocked on a pipe).
+    var isStopRequested: Bool { lock.withLock { stop } }
+
+    /// Says the receiver is going to wait; false when something is already posted (then it
+    /// must not wait).
+    func prepareToSleep() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if !items.isEmpty || stop { return false }
+        asleep = true
+        return true
+    }
+
+    /// Clears the eventfd after a wake-up.
+    func clear() {
+        var v: UInt64 = 0
+        _ = read(descriptor, &v, 8)
+    }
+
+    private func signal() {
+        var one: UInt64 = 1
+        while write(descriptor, &one, 8) < 0 && errno == EINTR {}
+    }
+}
+
+/// One worker's epoll set: its device's completion eventfd, its mailbox, and for pipes the
+/// descriptor itself. The event array lives on the C side's stack: waiting allocates nothing.
+final class EventLoop {
+    // Owned by one worker thread.
+    let epfd: Int32
+    private var tokens = [UInt64](repeating: 0, count: 8)
+
+    init() throws(CAMDDError) {
+        epfd = ccamdd_epoll_create()
+        if epfd < 0 { throw CAMDDError.system("epoll_create1", errno, on: "camdd") }
+    }
+
+    deinit { close(epfd) }
+
+    /// Watches `fd`; returns false when the descriptor cannot be polled (a regular file,
+    /// /dev/zero), which then counts as always ready.
+    @discardableResult
+    func add(_ fd: Int32, token: UInt64, writable: Bool = false) throws(CAMDDError) -> Bool {
+        if ccamdd_epoll_add(epfd, fd, token, writable ? 1 : 0) == 0 { return true }
+        if errno == EPERM { return false }
+        throw CAMDDError.system("epoll_ctl", errno, on: "descriptor \(fd)")
+    }
+
+    /// Waits for events; calls `body` with each token.
+    func wait(timeoutMilliseconds: Int32 = -1, _ body: (UInt64) -> Void) {
+        let n = tokens.withUnsafeMutableBufferPointer { p in
+            ccamdd_epoll_wait(epfd, p.baseAddress, Int32(p.count), timeoutMilliseconds)
+        }
+        if n <= 0 { return }
+        for i in 0..<Int(n) { body(tokens[i]) }
+    }
+}

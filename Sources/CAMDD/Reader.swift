@@ -1,0 +1,311 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAM
+import SCSI
+
+/// The reader thread (camdd(8)'s camdd_worker for the input device): keeps up to `depth`
+/// reads in flight, puts completions back in offset order whatever order they came in, and
+/// hands the blocks to the writer in that order. Blocks come back from the writer once all
+/// their slices are written.
+final class Reader: @unchecked Sendable {
+    // Owned by the reader thread while it runs; the engine reads the outcome after joining.
+    let endpoint: Endpoint
+    let blocks: [Block]
+    let mailbox: Mailbox
+    unowned let peer: Mailbox
+    let counters: EndpointCounters
+    let settings: IOSettings
+    let report: @Sendable (String) -> Void
+    /// Bytes to read at most (the -m limit and the end of the device), nil: until end of input.
+    let limit: UInt64?
+
+    // outcome
+    private(set) var end: StreamEnd = .endOfInput
+    private(set) var failure: String?
+
+    private let free: IndexRing
+    private let returned: IndexRing
+    private let outgoing: IndexRing
+    private var reorder: [Int]
+    private var nextSequence = 0
+    private var nextDelivery = 0
+    private var position: UInt64 = 0
+    private var inFlight = 0
+    private var issuing = true
+    /// Blocks from this sequence on are not handed on (after a failed or short read).
+    private var cutoff = Int.max
+
+    init(endpoint: Endpoint, blocks: [Block], mailbox: Mailbox, peer: Mailbox, counters: EndpointCounters,
+         settings: IOSettings, limit: UInt64?, report: @escaping @Sendable (String) -> Void) {
+        self.endpoint = endpoint
+        self.blocks = blocks
+        self.mailbox = mailbox
+        self.peer = peer
+        self.counters = counters
+        self.settings = settings
+        self.limit = limit
+        self.report = report
+        free = IndexRing(capacity: blocks.count)
+        returned = IndexRing(capacity: blocks.count)
+        outgoing = IndexRing(capacity: blocks.count)
+        reorder = [Int](repeating: -1, count: blocks.count)
+        for b in blocks { free.push(b.index) }
+    }
+
+    func run() {
+        let loop: EventLoop
+        do {
+            loop = try EventLoop()
+            try loop.add(mailbox.descriptor, token: 0)
+            if let h = endpoint.handle { try loop.add(h.descriptor, token: 1) }
+        } catch {
+            fail("camdd: \(error)")
+            finish()
+            return
+        }
+        while true {
+            let (_, stop) = mailbox.take(into: returned)
+            while let i = returned.pop() { free.push(i) }
+            if stop && issuing {
+                issuing = false
+                if failure == nil { end = .stopped }
+            }
+            var progress = false
+            if issuing {
+                progress = endpoint.handle != nil ? issuePass() : readFile()
+            }
+            if let h = endpoint.handle {
+                while let ccb = h.get() {
+                    completePass(ccb)
+                    progress = true
+                }
+            }
+            deliver()
+            if !issuing && inFlight == 0 {
+                finish()
+                return
+            }
+            if !progress {
+                // Files have no other event than the peer's posts: spin a little first.
+                if endpoint.handle == nil && mailbox.spin(nanoseconds: 50_000) { continue }
+                if mailbox.prepareToSleep() {
+                    loop.wait { token in if token == 0 { mailbox.clear() } }
+                }
+            }
+        }
+    }
+
+    private func finish() {
+        deliver()
+        peer.postEnd(end)
+    }
+
+    private func fail(_ message: String) {
+        if failure == nil {
+            failure = message
+            report(message)
+        }
+        end = .readError
+        issuing = false
+    }
+
+    /// The next read: (position, bytes wanted), or nil at the end.
+    private func nextRead() -> (UInt64, Int)? {
+        var want = endpoint.blockSize
+        if let limit {
+            if position >= limit { return nil }
+            want = Int(min(UInt64(want), limit - position))
+        }
+        return (position, want)
+    }
+
+    // MARK: pass
+
+    private func issuePass() -> Bool {
+        guard let handle = endpoint.handle else { return false }
+        var progress = false
+        let sector = endpoint.sectorSize
+        while issuing && inFlight < endpoint.depth, let i = free.first {
+            guard let (pos, want) = nextRead() else {
+                issuing = false
+                break
+            }
+            let block = blocks[i]
+            let ccb = block.ccb!
+            // A pass device reads whole sectors; the part past `want` (a -m limit that is not a
+            // sector multiple) is read and not handed on.
+            let readBytes = (want + sector - 1) / sector * sector
+            let lba = (endpoint.offset + pos) / UInt64(sector)
+            let cdb = CDB.readWrite(isWrite: false, lba: lba, blocks: UInt32(readBytes / sector),
+                                    minimumSize: endpoint.options.minimumCommandSize) ?? CDB()
+            ccb.setSCSI(cdb: cdb, data: .buffer(UnsafeMutableRawBufferPointer(rebasing: block.storage[0..<readBytes])),
+                        direction: .in, timeoutMilliseconds: settings.timeoutMilliseconds)
+            if settings.errorRecovery {
+                ccb.flags.insert(.errorRecovery)
+                ccb.retryCount = settings.retryCount
+            } else {
+                ccb.flags.remove(.errorRecovery)
+                ccb.retryCount = 0
+            }
+            block.sequence = nextSequence
+            block.position = pos
+            block.length = want
+            let now = camMonotonicNanoseconds()
+            do {
+                try handle.queue(ccb)
+            } catch {
+                fail("camdd: error queueing \(cdb.commandName) at LBA \(lba) to \(handle.name): \(error)")
+                break
+            }
+            if endpoint.options.debug > 0 {
+                report("camdd: \(handle.name): queued \(cdb.commandName) LBA \(lba) blocks \(readBytes / sector)")
+            }
+            counters.started(at: now)
+            free.pop()
+            nextSequence += 1
+            position += UInt64(want)
+            inFlight += 1
+            progress = true
+        }
+        return progress
+    }
+
+    private func completePass(_ ccb: CCB) {
+        let block = blocks[Int(ccb.cookie)]
+        inFlight -= 1
+        let ok = ccb.status == .requestComplete
+        counters.finished(at: camMonotonicNanoseconds(), latency: ccb.durationNanoseconds, ok: ok)
+        if ok {
+            // A short transfer ends the input after this block.
+            let got = min(ccb.transferred, block.length)
+            if got < block.length {
+                block.length = got
+                issuing = false
+                // Reads past this one are past the end: none of them is handed on.
+                cutoff = min(cutoff, block.sequence + 1)
+            }
+        } else {
+            block.length = 0
+            if block.sequence < cutoff {
+                cutoff = block.sequence
+                let r = ErrorReport.lines(for: ccb, on: endpoint.handle!, verbose: settings.verbose)
+                for line in r.detail { report(line) }
+                fail("camdd: \(r.summary)")
+            }
+        }
+        reorder[block.sequence % blocks.count] = block.index
+    }
+
+    // MARK: file
+
+    /// One synchronous read (camdd_file_run): fills the block completely unless the input
+    /// ends, so that only the last block is short (a pipe returns what it has; dd's
+    /// iflag=fullblock).
+    private func readFile() -> Bool {
+        guard let i = free.first else { return false }
+        guard let (pos, want) = nextRead() else {
+            issuing = false
+            return true
+        }
+        let block = blocks[i]
+        let base = block.storage.baseAddress!
+        let fd = endpoint.fd
+        let fileOffset = endpoint.offset + pos
+        // O_DIRECT reads whole aligned blocks: ask for `want` rounded up, keep `want`.
+        let align = endpoint.directAlignment
+        let ask = align > 0 ? (want + align - 1) / align * align : want
+        var got = 0
+        var atEnd = false
+        var error: Int32 = 0
+        let start = camMonotonicNanoseconds()
+        counters.started(at: start)
+        while got < want {
+            if !endpoint.seekable {
+                switch waitForStream(fd, events: Int16(POLLIN)) {
+                case .ready: break
+                case .stop:
+                    issuing = false
+                    if failure == nil { end = .stopped }
+                    counters.finished(at: camMonotonicNanoseconds(), latency: camMonotonicNanoseconds() &- start, ok: true)
+                    return true
+                }
+            }
+            let n = endpoint.seekable
+                ? pread(fd, base + got, ask - got, off_t(fileOffset + UInt64(got)))
+                : read(fd, base + got, want - got)
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                error = errno
+                break
+            }
+            if n == 0 { atEnd = true; break }
+            got += n
+            // A short pread of a regular file is its end; asking again would cost a call.
+            if endpoint.fileType == .regular && got < want { atEnd = true; break }
+        }
+        got = min(got, want)
+        let now = camMonotonicNanoseconds()
+        counters.finished(at: now, latency: now &- start, ok: error == 0)
+        if error != 0 {
+            fail("camdd: Error reading from \(endpoint.name) at offset \(fileOffset + UInt64(got)): \(errnoText(error))")
+            // What was read before the error still goes to the writer.
+        }
+        if atEnd || error != 0 { issuing = false }
+        if got == 0 { return true }
+        free.pop()
+        block.sequence = nextSequence
+        block.position = pos
+        block.length = got
+        nextSequence += 1
+        position += UInt64(got)
+        reorder[block.sequence % blocks.count] = block.index
+        return true
+    }
+
+    enum StreamWait { case ready, stop }
+
+    /// Waits until a pipe or terminal can be read or written, or a stop is posted, so that a
+    /// SIGINT is not stuck behind a read that never returns.
+    func waitForStream(_ fd: Int32, events: Int16) -> StreamWait {
+        var fds = (pollfd(fd: fd, events: events, revents: 0),
+                   pollfd(fd: mailbox.descriptor, events: Int16(POLLIN), revents: 0))
+        while true {
+            if mailbox.isStopRequested { return .stop }
+            let rc = withUnsafeMutablePointer(to: &fds) { p in
+                p.withMemoryRebound(to: pollfd.self, capacity: 2) { poll($0, 2, -1) }
+            }
+            if rc < 0 {
+                if errno == EINTR { continue }
+                return .ready
+            }
+            if fds.0.revents != 0 { return .ready }
+            if fds.1.revents != 0 { mailbox.clear() }
+        }
+    }
+
+    // MARK: hand-over
+
+    /// Hands completed blocks to the writer strictly in sequence; blocks after a failed read
+    /// are not handed on.
+    private func deliver() {
+        let n = blocks.count
+        while nextDelivery < nextSequence {
+            let slot = nextDelivery % n
+            let i = reorder[slot]
+            if i < 0 { break }
+            reorder[slot] = -1
+            let block = blocks[i]
+            nextDelivery += 1
+            if block.sequence >= cutoff || block.length == 0 {
+                free.push(i)
+                continue
+            }
+            block.outstandingSlices = 0
+            block.fullySliced = false
+            counters.add(bytes: block.length)
+            outgoing.push(i)
+        }
+        peer.post(outgoing)
+    }
+}

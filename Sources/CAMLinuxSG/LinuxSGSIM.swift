@@ -1,0 +1,365 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAM
+import CCAMLinuxSG
+import SCSI
+
+/// The Linux sg SIM: every `/dev/sgN` of one Linux SCSI host and channel as one CAM bus,
+/// reached through the sg driver's asynchronous v3 interface (`write` to start, `read` to
+/// collect, the descriptors in epoll on the SIM's own thread), the counterpart of what
+/// pass(4) does with CAMIOQUEUE/CAMIOGET on FreeBSD.
+///
+/// - Addresses: Linux H:C:T:L becomes bus:target:lun; the bus stands for host H, channel C.
+/// - Depth: `Options.descriptorsPerDevice` descriptors per device, 16 commands each (the
+///   driver refuses more with EDOM); the XPT queues the rest in the device's queue.
+/// - Commands are queued at the tail of the kernel's queue (SG_FLAG_Q_AT_TAIL), the head only
+///   for CCBs flagged `.queueAtHead` or tagged head-of-queue. sg's own default is the head.
+/// - Time-outs: CAM's milliseconds one to one; 0 means the device's default in both.
+/// - Abort: sg has no per-command abort, so an abort is a LOGICAL UNIT RESET
+///   (SG_SCSI_RESET_DEVICE, not escalated), which ends every command on that LUN.
+/// - Removal: POLLHUP ends the device through the XPT's lost-device path; commands in flight
+///   complete as the driver returns them, or as not there after `Options.removalGrace`.
+public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
+    // @unchecked: `units`, `bus` and `helpers` are guarded by `lock`; the rest is set in init.
+
+    /// How the SIM drives its devices.
+    public struct Options: Sendable {
+        /// Descriptors opened per device; 16 command slots each. Default 4: 64 commands in
+        /// the kernel per device, more than the depth at which a disk stops gaining.
+        public var descriptorsPerDevice: Int = 4
+        /// Largest transfer of one command. Default 512 KiB: the midlayer's default
+        /// max_sectors (1024), which sysfs does not show for a device without a block driver.
+        public var maxIO: Int = 512 * 1024
+        /// How long after a removal commands still out may take before they complete as not
+        /// there.
+        public var removalGraceMilliseconds: UInt64 = 2000
+        public init() {}
+    }
+
+    /// Linux's SCSI host and channel of this bus.
+    public let host: Int
+    public let channel: Int
+    public let options: Options
+    public let pathInquiry: PathInquiry
+    /// Target and LUN pairs this SIM is limited to (the devices named at registration), nil
+    /// for every device of its host and channel. By address, not sg name: a device that is
+    /// removed and comes back may get another sg number.
+    let only: Set<SGAddress>?
+
+    private let lock = CAMLock()
+    private var units: [SGAddress: SGUnit] = [:]
+    private weak var bus: CAMBus?
+    private var helpers: [CAMThread] = []
+    private let poller: SGPoller
+
+    /// A SIM for Linux SCSI host `host`, channel `channel`, all its devices; not yet registered.
+    public convenience init(host: Int, channel: Int, options: Options = Options()) throws(CAMError) {
+        try self.init(host: host, channel: channel, only: nil, options: options)
+    }
+
+    init(host: Int, channel: Int, only: Set<SGAddress>?, options: Options) throws(CAMError) {
+        self.host = host
+        self.channel = channel
+        self.only = only
+        self.options = options
+        let hostDir = "/sys/class/scsi_host/host\(host)/"
+        let adapter = SGDiscovery.readFile(hostDir + "proc_name") ?? "Linux SCSI host"
+        pathInquiry = PathInquiry(
+            maxIO: options.maxIO, commandSlots: max(1, options.descriptorsPerDevice) * SGDescriptor.maxOutstanding,
+            simName: "sg", simUnit: host, transport: "SCSI generic",
+            maxTarget: Int(Int32.max), maxLUN: UInt64.max, hbaVendor: adapter)
+        do {
+            poller = try SGPoller(name: "sg-sim-h\(host)")
+        } catch {
+            throw CAMError(error)
+        }
+    }
+
+    deinit { poller.shutdown() }
+
+    // MARK: registration
+
+    /// Registers one bus per Linux SCSI host and channel among `devices` ("/dev/sg2", "sg2";
+    /// nil: every sg device sysfs lists), in host, channel order; does not scan. A named
+    /// device that sysfs does not know is an error.
+    public static func register(on xpt: XPT, devices: [String]? = nil, options: Options = Options()) throws(CAMError) -> [CAMBus] {
+        let all = SGDiscovery.devices()
+        var chosen = all
+        if let devices {
+            chosen = []
+            for d in devices {
+                guard let info = SGDiscovery.device(named: d) else {
+                    if access(d.hasPrefix("/") ? d : "/dev/" + d, F_OK) == 0 {
+                        throw CAMError(.noSuchDevice, "\(d): not a SCSI generic device in \(SGDiscovery.classDirectory)")
+                    }
+                    throw CAMError(.noSuchDevice, "\(d): no such SCSI generic device (\(SGDiscovery.classDirectory) lists them; is the sg module loaded?)")
+                }
+                chosen.append(info)
+            }
+        }
+        var groups: [SGHostChannel: Set<SGAddress>] = [:]
+        for info in chosen {
+            groups[SGHostChannel(host: info.host, channel: info.channel), default: []]
+                .insert(SGAddress(target: info.target, lun: info.lun))
+        }
+        var buses: [CAMBus] = []
+        for key in groups.keys.sorted() {
+            let sim = try LinuxSGSIM(host: key.host, channel: key.channel, only: devices == nil ? nil : groups[key],
+                                     options: options)
+            buses.append(xpt.register(sim))
+        }
+        return buses
+    }
+
+    public func attached(to bus: CAMBus) {
+        lock.withLock { self.bus = bus }
+    }
+
+    // MARK: discovery
+
+    /// The targets and LUNs sysfs lists for this host and channel now. Opens each new device;
+    /// a device that went away and came back is opened afresh. Throws when no device could be
+    /// opened and at least one failed for lack of privilege (with the device and what is needed).
+    public func discover() throws(CAMError) -> [SIMTarget] {
+        let present = SGDiscovery.devices().filter {
+            $0.host == host && $0.channel == channel && (only?.contains(SGAddress(target: $0.target, lun: $0.lun)) ?? true)
+        }
+        var firstDenied: LinuxSGError?
+        var firstOtherError: LinuxSGError?
+        var opened: [SGAddress: SGUnit] = [:]
+        let existing = lock.withLock { units }
+        for info in present {
+            let address = SGAddress(target: info.target, lun: info.lun)
+            if let u = existing[address], !u.isRemoved, u.info.name == info.name {
+                opened[address] = u
+                continue
+            }
+            do {
+                let unit = try SGUnit(info: info, descriptors: options.descriptorsPerDevice)
+                try watch(unit, at: address)
+                opened[address] = unit
+            } catch {
+                if error.code == .permissionDenied {
+                    if firstDenied == nil { firstDenied = error }
+                } else if firstOtherError == nil {
+                    firstOtherError = error
+                }
+            }
+        }
+        let replaced: [SGUnit] = lock.withLock {
+            let old = units.filter { opened[$0.key] !== $0.value }.map(\.value)
+            units = opened
+            return old
+        }
+        for u in replaced { retire(u) }
+        if opened.isEmpty, let e = firstDenied ?? (only != nil ? firstOtherError : nil) {
+            throw CAMError(e)
+        }
+        var byTarget: [Int: [UInt64]] = [:]
+        for a in opened.keys { byTarget[a.target, default: []].append(a.lun) }
+        return byTarget.keys.sorted().map { SIMTarget(target: $0, luns: byTarget[$0]!.sorted()) }
+    }
+
+    public func deviceName(at path: CAMPath) -> String {
+        let unit = lock.withLock { units[SGAddress(target: path.target, lun: path.lun)] }
+        return unit?.devicePath ?? "sg(\(host):\(channel):\(path.target):\(path.lun))"
+    }
+
+    /// The sg device behind `path`, as sysfs described it when the SIM opened it.
+    public func sgDevice(at path: CAMPath) -> SGDeviceInfo? {
+        lock.withLock { units[SGAddress(target: path.target, lun: path.lun)]?.info }
+    }
+
+    // MARK: I/O
+
+    public func start(_ ccb: CCB, at path: CAMPath) {
+        let unit = lock.withLock { units[SGAddress(target: path.target, lun: path.lun)] }
+        guard let unit else {
+            finish(ccb, .deviceNotThere)
+            return
+        }
+        switch ccb.function {
+        case .scsiIO:
+            startSCSI(ccb, on: unit)
+        case .resetDevice:
+            // An ioctl that waits for the reset: never on the caller's thread.
+            runHelper("sg-reset") { [self] in
+                do throws(LinuxSGError) {
+                    guard let file = unit.currentFiles.first else { throw LinuxSGError(.deviceGone, "\(unit.devicePath) is gone") }
+                    try file.sg.reset(.device)
+                    finish(ccb, .requestComplete)
+                } catch {
+                    ccb.transportDetail = TransportDetail(text: error.message)
+                    finish(ccb, error.code == .deviceGone ? .deviceNotThere : .completedWithError)
+                }
+            }
+        default:
+            finish(ccb, .requestInvalid)
+        }
+    }
+
+    private func startSCSI(_ ccb: CCB, on unit: SGUnit) {
+        guard let (slot, file) = unit.claim(ccb) else {
+            finish(ccb, unit.isRemoved ? .deviceNotThere : .resourceUnavailable)
+            return
+        }
+        let direction: SGDirection
+        switch ccb.direction {
+        case .none: direction = .none
+        case .in: direction = .fromDevice
+        case .out: direction = .toDevice
+        }
+        let atHead = ccb.flags.contains(.queueAtHead) || ccb.tagAction == .headOfQueue
+        let sense = ccb.flags.contains(.disableAutosense)
+            ? UnsafeMutableRawBufferPointer(rebasing: ccb.senseBuffer[0..<0]) : ccb.senseBuffer
+        let timeout = SGTimeout(camMilliseconds: ccb.timeoutMilliseconds)
+        let failure: LinuxSGError? = ccb.cdb.withUnsafeBytes { cdb -> LinuxSGError? in
+            var request = SGRequest(cdb: cdb, sense: sense, timeout: timeout, packID: slot,
+                                    flags: atHead ? .queueAtHead : .queueAtTail)
+            switch ccb.data {
+            case .none:
+                break
+            case .buffer(let b):
+                request.setData(b, direction: direction)
+            case .scatterGather(let list):
+                request.setData(segments: list.buffer, totalLength: list.totalLength, direction: direction)
+            }
+            do throws(LinuxSGError) {
+                try file.sg.start(&request)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        guard let failure else { return }
+        unit.unclaim(slot)
+        ccb.transportDetail = TransportDetail(text: failure.message)
+        finish(ccb, SGStatusMapping.camStatus(startError: failure))
+        if failure.code == .deviceGone { lose(unit) }
+    }
+
+    /// The poller's handler for one of a unit's descriptors.
+    private func collect(_ file: SGFile, of unit: SGUnit, event: SGPoller.Event) {
+        if event == .hangup {
+            lose(unit)
+            return
+        }
+        var header = sg_io_hdr()
+        while true {
+            header.interface_id = Int32(UInt8(ascii: "S"))
+            header.dxfer_direction = SG_DXFER_NONE
+            header.pack_id = -1
+            let got: Bool
+            do {
+                got = try file.sg.collect(into: &header)
+            } catch {
+                // A read that fails for anything but "nothing ready" means the device is gone.
+                lose(unit)
+                break
+            }
+            guard got, let (ccb, removed) = unit.release(header.pack_id) else { break }
+            ccb.residual = max(0, Int(header.resid))
+            ccb.scsiStatus = SCSIStatus(rawValue: header.status)
+            ccb.senseLength = Int(header.sb_len_wr)
+            if SGStatusMapping.hasTransportNoise(hostStatus: header.host_status, driverStatus: header.driver_status) {
+                ccb.transportDetail = SGStatusMapping.transportDetail(hostStatus: header.host_status, driverStatus: header.driver_status)
+            }
+            ccb.status = SGStatusMapping.camStatus(hostStatus: header.host_status, driverStatus: header.driver_status,
+                                                   scsiStatus: header.status, deviceRemoved: removed)
+            complete(ccb)
+        }
+        if unit.isRemoved {
+            let (done, leftovers) = unit.finishDraining(now: camMonotonicNanoseconds(),
+                                                        graceNanoseconds: options.removalGraceMilliseconds * 1_000_000)
+            for ccb in leftovers {
+                ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) was removed before the command completed")
+                finish(ccb, .deviceNotThere)
+            }
+            if done {
+                // Every descriptor of the unit stops being polled and closes.
+                for f in unit.closeFiles() { poller.unregister(fd: f.sg.fd) }
+            }
+        }
+    }
+
+    /// The device is gone: refuse new commands, tell the XPT (once).
+    private func lose(_ unit: SGUnit) {
+        guard unit.markRemoved(now: camMonotonicNanoseconds()) else { return }
+        let b = lock.withLock { bus }
+        b?.deviceLost(target: unit.info.target, lun: unit.info.lun)
+    }
+
+    public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
+        let unit = lock.withLock { units[SGAddress(target: path.target, lun: path.lun)] }
+        guard let unit, !unit.isRemoved else { return false }
+        // No per-command abort in sg: the least disruptive reset, LOGICAL UNIT RESET, not
+        // escalated. Every command on the LUN ends (DID_RESET: aborted), this one with them,
+        // unless it completes first.
+        runHelper("sg-abort") {
+            _ = try? unit.currentFiles.first?.sg.reset(.device)
+        }
+        return true
+    }
+
+    public func shutdown() {
+        poller.shutdown()
+        let (all, threads): ([SGUnit], [CAMThread]) = lock.withLock {
+            let u = Array(units.values)
+            units = [:]
+            let t = helpers
+            helpers = []
+            return (u, t)
+        }
+        for t in threads { t.join() }
+        for u in all { retire(u) }
+    }
+
+    // MARK: helpers
+
+    private func watch(_ unit: SGUnit, at address: SGAddress) throws(LinuxSGError) {
+        for file in unit.currentFiles {
+            try poller.register(fd: file.sg.fd, device: unit.devicePath) { [weak self] event in
+                self?.collect(file, of: unit, event: event)
+            }
+        }
+    }
+
+    /// Stops polling a unit that is replaced or shut down; what it had out completes as not there.
+    private func retire(_ unit: SGUnit) {
+        for f in unit.closeFiles() { poller.unregister(fd: f.sg.fd) }
+        for ccb in unit.abandonAll() {
+            ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) is no longer attached")
+            finish(ccb, .deviceNotThere)
+        }
+    }
+
+    private func finish(_ ccb: CCB, _ status: CAMStatus) {
+        ccb.status = status
+        complete(ccb)
+    }
+
+    private func complete(_ ccb: CCB) {
+        // On the SIM's own thread (or the starting thread, for a refusal): process directly.
+        let b = lock.withLock { bus }
+        b?.complete(ccb, direct: true)
+    }
+
+    private func runHelper(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = CAMThread(name: name, body)
+        lock.withLock { helpers.append(t) }
+    }
+}
+
+/// Target and LUN on one bus.
+struct SGAddress: Hashable, Sendable {
+    var target: Int
+    var lun: UInt64
+}
+
+/// A Linux SCSI host and channel: one bus.
+struct SGHostChannel: Hashable, Comparable, Sendable {
+    var host: Int
+    var channel: Int
+    static func < (a: SGHostChannel, b: SGHostChannel) -> Bool { (a.host, a.channel) < (b.host, b.channel) }
+}

@@ -1,0 +1,240 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import CAMDD
+
+/// `-i` and `-o`, in camdd(8)'s comma-separated form.
+struct Endpoints: ParsableArguments {
+    @Option(name: .customShort("i"), help: ArgumentHelp(
+        "Input: pass=DEVICE or file=PATH (- for stdin), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct.",
+        valueName: "args"))
+    var input: String?
+
+    @Option(name: .customShort("o"), help: ArgumentHelp(
+        "Output: pass=DEVICE or file=PATH (- for stdout), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct ,trunc.",
+        valueName: "args"))
+    var output: String?
+
+    /// Parsed in validate().
+    var inputOptions: EndpointOptions { (try? EndpointOptions.parse(input ?? "")) ?? EndpointOptions(kind: .file, name: "") }
+    var outputOptions: EndpointOptions { (try? EndpointOptions.parse(output ?? "")) ?? EndpointOptions(kind: .file, name: "") }
+
+    func validate() throws {
+        if let input {
+            do {
+                _ = try EndpointOptions.parse(input)
+            } catch {
+                throw ValidationError("-i \(input): \(error)")
+            }
+        }
+        if let output {
+            do {
+                _ = try EndpointOptions.parse(output)
+            } catch {
+                throw ValidationError("-o \(output): \(error)")
+            }
+        }
+    }
+}
+
+/// -C, -E, -m, -t, -v as camdd(8) has them.
+struct CommandOptions: ParsableArguments {
+    @Option(name: .customShort("C"), help: ArgumentHelp("Retry count for pass commands (with -E).", valueName: "retry_count"))
+    var retryCount: Int = 1
+
+    @Flag(name: .customShort("E"), help: "Enable CAM error recovery for pass devices (retry unit attentions, busy, transport errors).")
+    var errorRecovery = false
+
+    @Option(name: .customShort("m"), help: ArgumentHelp("Stop after this many bytes (k, m, g, t suffixes).", valueName: "max_io"))
+    var maxIO: String?
+
+    @Option(name: .customShort("t"), help: ArgumentHelp("Time-out of each pass command, in seconds (default 60).", valueName: "timeout"))
+    var timeout: Int?
+
+    @Flag(name: .customShort("v"), help: "Verbose error reporting (sense bytes).")
+    var verbose = false
+
+    var maxBytes: UInt64? { maxIO.flatMap(ByteSize.parse) }
+
+    func validate() throws {
+        if retryCount < 0 { throw ValidationError("retry count \(retryCount) is < 0") }
+        if let t = timeout, t < 0 || t > 4_000_000 { throw ValidationError("invalid timeout \(t) (seconds, 0 for the default of 60)") }
+        if let m = maxIO, ByteSize.parse(m) == nil {
+            throw ValidationError("invalid maximum I/O amount \(m) (bytes, or a number with a k, m, g or t suffix)")
+        }
+    }
+}
+
+/// What camdd adds to camdd(8): a live progress line and JSON statistics.
+struct ReportOptions: ParsableArguments {
+    @Flag(help: "Show a live progress line on stderr, as GNU dd's status=progress.")
+    var progress = false
+
+    @Flag(help: "Print the statistics as one JSON object on stdout (per endpoint: commands, bytes, busy time, latency percentiles).")
+    var json = false
+
+    @Flag(name: .customLong("memcpy-bench"), help: .hidden)
+    var memcpyBench = false
+
+    /// Benchmarks only: fill a pass input with zeros first (untimed), so that an emulated RAM
+    /// disk holds real data and reads copy it instead of filling zeros.
+    @Flag(name: .customLong("bench-prefill"), help: .hidden)
+    var benchPrefill = false
+}
+
+struct Camdd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "camdd",
+        abstract: "CAM data transfer utility: copy and benchmark through the asynchronous pass interface.",
+        usage: """
+            camdd -i pass=DEV|file=PATH[,bs=N][,offset=N][,depth=N][,mcs=N] -o ARGS
+                  [-C retry_count] [-E] [-m max_io] [-t timeout] [-v] [-h] [--progress] [--json]
+            """,
+        discussion: """
+            DEV is a device specifier: emu:disk[:size=64m][:file=PATH][:sector=512],
+            /dev/sgN, iscsi://host[:port]/IQN/LUN, passN or bus:target:lun.
+            Sizes take k, m, g, t (powers of 1024). Defaults: pass bs =
+            min(maxio, 1m) in whole sectors, depth 6; file bs 512k, depth 1;
+            -C 1; -t 60. Output files are not truncated unless ,trunc is given.
+            SIGUSR1 prints the statistics and goes on; SIGINT stops, prints them.
+
+            EXAMPLES
+              Copy a file into an emulated disk kept in a file, back, compare:
+                camdd -i file=data.bin \\
+                      -o pass=emu:disk:size=64m:file=disk.img,bs=64k,depth=8
+                camdd -i pass=emu:disk:size=64m:file=disk.img \\
+                      -o file=copy.bin,trunc -m $(stat -c %s data.bin)
+                cmp data.bin copy.bin
+              Reblock 4k reads into 1m writes (S/G lists, no copying):
+                camdd -i pass=pass0,bs=4k,depth=32 -o pass=pass1,bs=1m,depth=4
+              Write 100 MiB of zeros to a disk, 4 commands in flight:
+                camdd -i file=/dev/zero,bs=1M -o pass=/dev/sg2,depth=4 -m 100M
+              Benchmark reading an iSCSI LUN, JSON statistics on stdout:
+                camdd -i pass=iscsi://127.0.0.1/IQN/1,depth=16 \\
+                      -o file=/dev/null --json
+              Read a file to standard output:
+                camdd -i file=/etc/hosts -o file=-
+            """
+    )
+
+    @OptionGroup(title: "Input and output")
+    var endpoints: Endpoints
+
+    @OptionGroup(title: "Command options")
+    var command: CommandOptions
+
+    @OptionGroup(title: "Reporting")
+    var reporting: ReportOptions
+
+    func validate() throws {
+        if !reporting.memcpyBench && (endpoints.input == nil || endpoints.output == nil) {
+            throw ValidationError("Must specify both -i and -o (for example -i file=in.img -o pass=emu:disk:size=64m)")
+        }
+        if reporting.json, let o = endpoints.output, (try? EndpointOptions.parse(o))?.name == "-" {
+            throw ValidationError("--json writes to standard output, which is the copy's output here (-o file=-)")
+        }
+    }
+
+    mutating func run() throws {
+        if reporting.memcpyBench {
+            MemcpyBench.run()
+            return
+        }
+        var settings = IOSettings()
+        settings.retryCount = command.retryCount
+        settings.errorRecovery = command.errorRecovery
+        if let t = command.timeout, t > 0 { settings.timeoutMilliseconds = UInt32(t * 1000) }
+        settings.verbose = command.verbose
+
+        let opener = PassOpener()
+        let input: Endpoint
+        let output: Endpoint
+        do {
+            input = try opener.open(endpoints.inputOptions, role: .input, settings: settings)
+            for w in input.warnings { warn(w) }
+            output = try opener.open(endpoints.outputOptions, role: .output, settings: settings)
+            for w in output.warnings { warn(w) }
+        } catch {
+            warn("\(error)")
+            throw ExitCode(1)
+        }
+        if reporting.benchPrefill, input.kind == .pass {
+            do {
+                try prefill(input, opener: opener, settings: settings)
+            } catch {
+                warn("\(error)")
+                throw ExitCode(1)
+            }
+        }
+        let engine: CopyEngine
+        do {
+            engine = try CopyEngine(input: input, output: output, maxBytes: command.maxBytes, settings: settings)
+        } catch {
+            warn("\(error)")
+            throw ExitCode(1)
+        }
+        let progress = reporting.progress
+        var progressShown = false
+        let result: CopyResult
+        do {
+            result = try engine.run(
+                signals: copySignals, progressIntervalMilliseconds: progress ? 1000 : nil,
+                onStatus: { stats in
+                    if progressShown { writeStandardError("\n"); progressShown = false }
+                    writeStandardError(stats.freeBSDText)
+                },
+                onProgress: { stats in
+                    writeStandardError("\r" + stats.progressLine + "   ")
+                    progressShown = true
+                })
+        } catch {
+            warn("\(error)")
+            throw ExitCode(1)
+        }
+        if progress {
+            writeStandardError((progressShown ? "\r" : "") + result.statistics.progressLine + "   \n")
+        }
+        writeStandardError(result.statistics.freeBSDText)
+        if reporting.json {
+            let line = result.statistics.json(outcome: result.outcome.rawValue, message: result.error) + "\n"
+            writeAll(1, line)
+        }
+        input.close()
+        output.close()
+        opener.shutdown()
+        if result.outcome != .completed { throw ExitCode(1) }
+    }
+}
+
+/// Writes zeros over the whole of `input`'s device through a second handle, untimed.
+func prefill(_ input: Endpoint, opener: PassOpener, settings: IOSettings) throws(CAMDDError) {
+    var o = EndpointOptions(kind: .pass, name: input.options.name)
+    o.blockSize = UInt64(input.blockSize)
+    o.depth = input.depth
+    let target = try opener.open(o, role: .output, settings: settings)
+    let zero = try Endpoint.file(EndpointOptions(kind: .file, name: "/dev/zero"), role: .input)
+    let e = try CopyEngine(input: zero, output: target, maxBytes: target.capacity, settings: settings, report: { _ in })
+    _ = try e.run(signals: nil)
+    target.close()
+    zero.close()
+}
+
+/// camdd(8) reports with warnx: "camdd: message".
+func warn(_ message: String) {
+    let text = message.hasPrefix("camdd: ") || message.hasPrefix("(") ? message : "camdd: " + message
+    writeStandardError(text.hasSuffix("\n") ? text : text + "\n")
+}
+
+func writeStandardError(_ s: String) { writeAll(2, s) }
+
+func writeAll(_ fd: Int32, _ s: String) {
+    var bytes = Array(s.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        off += n
+    }
+}

@@ -1,0 +1,29 @@
+import CAM
+import CAMDD
+import CAMSpecifier
+
+/// Opens `-i`/`-o` endpoints: files directly, pass devices through the shared device
+/// specifier parser (emu:disk..., /dev/sgN, iscsi://..., passN, B:T:L).
+final class PassOpener {
+    private var opener: DeviceOpener?
+
+    func open(_ options: EndpointOptions, role: EndpointRole, settings: IOSettings) throws(CAMDDError) -> Endpoint {
+        switch options.kind {
+        case .file:
+            return try Endpoint.file(options, role: role)
+        case .pass:
+            let o = opener ?? DeviceOpener()
+            opener = o
+            let handle: PassHandle
+            do {
+                handle = try o.open(options.name)
+            } catch {
+                throw CAMDDError(.openFailed, "cannot open pass=\(options.name): \(error)")
+            }
+            return try Endpoint.pass(handle, options: options, role: role, settings: settings)
+        }
+    }
+
+    /// Stops the SIMs' and CAM's threads.
+    func shutdown() { opener?.xpt.shutdown() }
+}
