@@ -204,6 +204,7 @@ public final class ISCSISession: @unchecked Sendable {
         slot.fill(request, now: camMonotonicNanoseconds())
 
         lock.lock()
+        slot.sharedContextIdentity = request.context.map(ObjectIdentifier.init)
         sharedSubmitted.append(index)
         let wake = !sharedWakePending && !isServiceThread
         if wake { sharedWakePending = true }
@@ -264,12 +265,12 @@ public final class ISCSISession: @unchecked Sendable {
         while true {
             let now = camMonotonicNanoseconds()
             if takeWork() { break }
-            handleAborts()
             for i in taken {
                 slots[Int(i)].state = .waiting
                 waiting.append(i)
             }
             taken.removeAll(keepingCapacity: true)
+            handleAborts()
 
             manageLink(now: now)
             if link == .up { issueWaiting() }
@@ -624,9 +625,6 @@ public final class ISCSISession: @unchecked Sendable {
                 // Not sent yet: end it here.
                 if let k = waiting.firstIndex(of: index) { waiting.remove(at: k) }
                 complete(slot, outcome: .aborted, detail: "aborted before it was sent")
-            case .submitted:
-                if let k = taken.firstIndex(of: index) { taken.remove(at: k) }
-                complete(slot, outcome: .aborted, detail: "aborted before it was sent")
             case .issued:
                 guard slot.kind == .command, !slot.abortRequested, let c = ctx, link == .up else { continue }
                 slot.abortRequested = true
@@ -645,7 +643,7 @@ public final class ISCSISession: @unchecked Sendable {
     // MARK: time-outs
 
     private func sweepDeadlines(now: UInt64) {
-        for s in slots where s.deadline != 0 && now >= s.deadline {
+        for s in slots where s.state != .free && s.deadline != 0 && now >= s.deadline {
             switch s.state {
             case .waiting:
                 if let k = waiting.firstIndex(of: Int32(s.index)) { waiting.remove(at: k) }
@@ -692,13 +690,18 @@ public final class ISCSISession: @unchecked Sendable {
             scsiStatus: outcome == .status ? scsiStatus : .good, sense: sense,
             residual: residual ?? slot.length, overflow: overflow, length: slot.length,
             detail: detail.map(ISCSISecrets.redact))
-        slot.state = .free
-        handler(completion)
-        slot.releaseTaskData()
+        // The slot goes back before the handler runs, so that an abort after the completion
+        // finds nothing and the handler may submit into it at once. The sense lives in
+        // libiscsi's copy, freed after the handler; nothing but this thread touches the task.
+        let taskData = slot.task.pointee.datain.data
+        slot.task.pointee.datain.data = nil
+        slot.task.pointee.datain.size = 0
         lock.lock()
         slot.reset()
         sharedFree.append(Int32(slot.index))
         lock.unlock()
+        handler(completion)
+        if let taskData { Glibc.free(taskData) }
     }
 
     private func closeAll() {

@@ -10,9 +10,11 @@ import SCSI
 /// The `scsi_task` is ours, not made by `scsi_create_task`, and never passed to
 /// `scsi_free_scsi_task`: libiscsi only fills it in. With data in our iovecs it allocates
 /// nothing for it, except the copy of the sense it makes with CHECK CONDITION (`datain`),
-/// which `releaseTaskData` frees.
+/// which the session frees after the completion.
 final class ISCSISlot {
-    enum State: UInt8 { case free, submitted, waiting, issued }
+    /// Written by the service thread only, so that it may look at every slot's state while
+    /// another thread fills a free one.
+    enum State: UInt8 { case free, waiting, issued }
 
     let index: Int
     // The session owns its slots and outlives them.
@@ -21,8 +23,8 @@ final class ISCSISlot {
     let iov: UnsafeMutablePointer<scsi_iovec>
     let capacity: Int
 
-    // Written by the submitter while it owns the slot, then by the service thread.
     var state = State.free
+    // Written by the submitter while it owns the slot, then by the service thread.
     var kind = ISCSIRequest.Kind.command
     var lun: UInt64 = 0
     var cdb = CDB()
@@ -80,12 +82,10 @@ final class ISCSISlot {
             count += 1
             length += seg.iov_len
         }
-        state = .submitted
         timedOut = false
         abortRequested = false
         resetPending = false
         closing = false
-        sharedContextIdentity = r.context.map(ObjectIdentifier.init)
     }
 
     /// Sets up the task for `iscsi_scsi_command_async` (what `scsi_create_task` would do).
@@ -107,16 +107,6 @@ final class ISCSISlot {
             case .out: scsi_task_set_iov_out(task, iov, Int32(count))
             case .none: break
             }
-        }
-    }
-
-    /// Frees what libiscsi allocated into the task (the sense copy, a data-in buffer when
-    /// the command had no segments).
-    func releaseTaskData() {
-        if let d = task.pointee.datain.data {
-            Glibc.free(d)
-            task.pointee.datain.data = nil
-            task.pointee.datain.size = 0
         }
     }
 

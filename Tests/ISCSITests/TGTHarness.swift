@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAM
 import Testing
 
 /// A private tgtd for one test suite, run through scripts/tgt/tgt-harness: its own port on
@@ -99,13 +100,21 @@ func runProgram(_ path: String, _ args: [String], environment: [String: String] 
     return r.output
 }
 
+/// One program at a time: suites run in parallel, and a pipe made for one child must not leak
+/// into another (tgtd would hold it open, and the first reader would wait forever).
+private let spawnLock = CAMLock()
+
 /// Runs a program; returns its exit status, standard output and standard error.
 func runProgramStatus(_ path: String, _ args: [String], environment: [String: String] = [:]) throws
     -> (status: Int32, output: String, error: String)
 {
+    spawnLock.lock()
+    defer { spawnLock.unlock() }
     var outPipe: [Int32] = [0, 0]
     var errPipe: [Int32] = [0, 0]
     guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw TGTHarness.Failure(description: "pipe failed") }
+    // Close-on-exec, against other threads' children (libiscsi's sockets are not ours to fix).
+    for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
