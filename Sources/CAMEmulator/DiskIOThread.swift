@@ -83,13 +83,16 @@ final class DiskIOThread: @unchecked Sendable {
         while true {
             if stopping { lock.unlock(); return }
             guard head < pending.count else { condition.wait(lock); continue }
-            let next = pending[head]
+            var next = pending[head]
             pending[head] = nil
             head += 1
             compactLocked()
-            guard let command = next else { continue }
+            guard next != nil else { continue }
             lock.unlock()
-            command.run()
+            next!.run()
+            // Let go of the command (perhaps the disk's last reference, whose deinit stops
+            // this thread and takes `lock`) before taking the lock again.
+            next = nil
             lock.lock()
         }
     }
