@@ -119,7 +119,7 @@ extension EmulatedDisk {
             try requireReady()
             return try readCapacity10(ccb, cdb)
         case .serviceActionIn16:
-            guard cdb[1] & 0x1F == SCSIOpcode.readCapacity16ServiceAction else {
+            guard cdb.serviceAction == UInt16(SCSIOpcode.readCapacity16ServiceAction) else {
                 throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 4))
             }
             try requireReady()
@@ -145,7 +145,7 @@ extension EmulatedDisk {
             try requireReady()
             return try unmapLocked(ccb, cdb)
         case .maintenanceIn:
-            guard cdb[1] & 0x1F == SCSIOpcode.reportSupportedOperationCodesServiceAction else {
+            guard cdb.serviceAction == UInt16(SCSIOpcode.reportSupportedOperationCodesServiceAction) else {
                 throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 4))
             }
             return try CommandTable.reportSupportedOperationCodes(ccb, cdb)
