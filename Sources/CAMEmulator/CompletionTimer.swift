@@ -38,8 +38,13 @@ final class CompletionTimer: @unchecked Sendable {
     /// How close to the due time the thread stops sleeping and yields instead.
     static let spinNanoseconds: UInt64 = 60_000
 
-    init(name: String) {
+    /// Whether due completions are processed on this thread (`true`) or handed to the XPT's
+    /// completion workers.
+    let direct: Bool
+
+    init(name: String, direct: Bool = true) {
         self.name = name
+        self.direct = direct
         heap.reserveCapacity(1024)
     }
 
@@ -84,14 +89,14 @@ final class CompletionTimer: @unchecked Sendable {
             }
             while let top = heap.first, top.due <= now { batch.append(popLocked()) }
             lock.unlock()
-            for e in batch { CompletionTimer.fire(e) }
+            for e in batch { CompletionTimer.fire(e, direct: direct) }
             batch.removeAll(keepingCapacity: true)
             lock.lock()
         }
     }
 
     /// Completes a delayed command: frees its task slot and hands it to CAM.
-    static func fire(_ e: TimedCompletion, overrideStatus: CAMStatus? = nil) {
+    static func fire(_ e: TimedCompletion, overrideStatus: CAMStatus? = nil, direct: Bool = true) {
         e.disk.lock.lock()
         e.disk.tasks -= 1
         let removed = e.disk.removed
@@ -101,7 +106,7 @@ final class CompletionTimer: @unchecked Sendable {
             e.ccb.complete(status: status, scsiStatus: .good, residual: e.ccb.data.length)
             e.ccb.senseLength = 0
         }
-        e.bus.complete(e.ccb, direct: true)
+        e.bus.complete(e.ccb, direct: direct)
     }
 
     /// Takes out the entries `match` selects (removal, reset, abort); the caller completes them.

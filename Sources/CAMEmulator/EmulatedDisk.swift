@@ -100,6 +100,7 @@ public final class EmulatedDisk: @unchecked Sendable {
         if configuration.unitAttentionOnFirstAccess {
             unitAttentions.append(SenseBuilder(key: .unitAttention, .powerOnResetOrBusDeviceReset))
         }
+        if configuration.startsStopped { started = false }
     }
 
     deinit {

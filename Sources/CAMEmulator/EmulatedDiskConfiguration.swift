@@ -48,6 +48,9 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
     /// Report sense in descriptor format (0x72) from the start, as the control mode page's
     /// D_SENSE bit does; MODE SELECT may change it later.
     public var descriptorSense = false
+    /// The disk starts stopped: media access gets NOT READY 04/02 (initializing command
+    /// required) until START STOP UNIT starts it, as a spun-down disk answers.
+    public var startsStopped = false
 
     public init(capacityBytes: UInt64 = 64 << 20, sectorSize: Int = 512, file: String? = nil,
                 vendor: String = "SWIFTCAM", product: String = "EMULATED DISK", revision: String = "0001",
@@ -120,6 +123,8 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
                 taskSlots = n
             case "ua":
                 unitAttentionOnFirstAccess = try Self.parseFlag(value, key: key)
+            case "stopped":
+                startsStopped = try Self.parseFlag(value, key: key)
             case "dsense", "descriptorsense":
                 descriptorSense = try Self.parseFlag(value, key: key)
             case "medium":

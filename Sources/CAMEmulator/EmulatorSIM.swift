@@ -62,11 +62,13 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
 
     /// An emulator bus with no disks yet: add them with `addDisk`, then register it with an XPT.
     /// `completionThreads` timer threads complete delayed commands (disks are spread over them).
-    public init(maxIO: Int = 1 << 20, commandSlots: Int = 256, completionThreads: Int = 1) {
+    /// `completeOnWorkers`: the timer threads hand delayed completions to the XPT's completion
+    /// workers (hashed by bus:target:lun) instead of processing them on their own thread.
+    public init(maxIO: Int = 1 << 20, commandSlots: Int = 256, completionThreads: Int = 1, completeOnWorkers: Bool = false) {
         self.maxIO = max(4096, maxIO)
         self.commandSlots = max(1, commandSlots)
         slots = (0...Self.maxTarget).map { TargetSlot(target: $0) }
-        timers = (0..<max(1, completionThreads)).map { CompletionTimer(name: "emu-timer\($0)") }
+        timers = (0..<max(1, completionThreads)).map { CompletionTimer(name: "emu-timer\($0)", direct: !completeOnWorkers) }
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import CAM
+import CAMISCSI
 import CAMLinuxSG
 
 /// The SIMs reached through specifiers other than the emulator.
@@ -10,6 +11,6 @@ enum Backends {
 
     /// The iSCSI bus for `url`, registered, not scanned.
     static func registerISCSI(on xpt: XPT, url: String) throws(CAMError) -> [CAMBus] {
-        throw CAMError(.unsupported, "the iSCSI SIM is not built yet")
+        [xpt.register(try ISCSISIM(specifier: url))]
     }
 }

@@ -44,6 +44,25 @@ struct PassContractTests {
         #expect(order != order.sorted(), "with random latency some completions must come back out of order")
     }
 
+    @Test("completions through the XPT's worker threads: every CCB back once, on several devices at once")
+    func workerCompletions() throws {
+        let (xpt, _, _) = try makeEmulated(disks: 3, completeOnWorkers: true) { c, _ in
+            c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 200_000)
+        }
+        defer { xpt.shutdown() }
+        let handles = try (0..<3).map { try xpt.open(unit: $0) }
+        defer { handles.forEach { $0.close() } }
+        for (d, h) in handles.enumerated() {
+            for i in 0..<300 { try h.queue(CCB(cdb: tur(), cookie: UInt64(d * 1000 + i))) }
+        }
+        for (d, h) in handles.enumerated() {
+            let back = reap(h, count: 300)
+            #expect(back.count == 300)
+            #expect(Set(back.map(\.cookie)) == Set((0..<300).map { UInt64(d * 1000 + $0) }))
+            #expect(back.allSatisfy { $0.status == .requestComplete })
+        }
+    }
+
     @Test("get on an empty queue returns nothing, and the eventfd is readable exactly while completions wait")
     func emptyGetAndEventfd() throws {
         // A latency far above any scheduling delay (the thread sanitizer slows things down a lot),

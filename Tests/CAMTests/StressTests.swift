@@ -10,10 +10,11 @@ import Testing
 /// CI runs this under the thread sanitizer (`swift test --sanitize=thread --filter CAMTests`).
 @Suite("stress: concurrent queue/get with arrivals and departures")
 struct StressTests {
-    @Test("threads × devices × hot removal and re-add, no lost or duplicated completions", .timeLimit(.minutes(2)))
-    func stress() throws {
+    @Test("threads × devices × hot removal and re-add, no lost or duplicated completions",
+          .timeLimit(.minutes(2)), arguments: [false, true])
+    func stress(completeOnWorkers: Bool) throws {
         let disks = 4
-        let (xpt, sim, _) = try makeEmulated(disks: disks, commandSlots: 8) { c, _ in
+        let (xpt, sim, _) = try makeEmulated(disks: disks, commandSlots: 8, completeOnWorkers: completeOnWorkers) { c, _ in
             c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 100_000)
         }
         defer { xpt.shutdown() }

@@ -10,10 +10,11 @@ func makeEmulated(
     disks: Int = 1,
     maxIO: Int = 1 << 20,
     commandSlots: Int = 64,
+    completeOnWorkers: Bool = false,
     _ configure: (inout EmulatedDiskConfiguration, Int) -> Void = { _, _ in }
 ) throws -> (XPT, EmulatorSIM, CAMBus) {
     let xpt = XPT(completionThreads: 2)
-    let sim = EmulatorSIM(maxIO: maxIO, commandSlots: commandSlots)
+    let sim = EmulatorSIM(maxIO: maxIO, commandSlots: commandSlots, completeOnWorkers: completeOnWorkers)
     for t in 0..<disks {
         var c = EmulatedDiskConfiguration()
         c.capacityBytes = 16 << 20

@@ -76,15 +76,19 @@ struct CamcontrolTests {
         let ok = try run(["tur", "emu:disk"])
         #expect(ok.status == 0)
         #expect(ok.out == "Unit is ready\n")
-        let ua = try run(["tur", "emu:disk:ua", "-v"])
-        #expect(ua.status == 1)
-        #expect(ua.out == "Unit is not ready\n")
-        #expect(ua.stderr.contains("UNIT ATTENTION asc:29,0"), "\(ua.stderr)")
-        #expect(ua.stderr.contains("CAM status: SCSI Status Error"))
-        #expect(ua.stderr.contains("SCSI status: Check Condition"))
-        // With recovery the unit attention is retried away.
-        let rec = try run(["tur", "emu:disk:ua", "-E", "-C", "2"])
-        #expect(rec.status == 0)
+        // The probe's TEST UNIT READY takes a power-on UNIT ATTENTION, as FreeBSD's does.
+        let ua = try run(["tur", "emu:disk:ua"])
+        #expect(ua.status == 0)
+        let stopped = try run(["tur", "emu:disk:stopped", "-v"])
+        #expect(stopped.status == 1)
+        #expect(stopped.out == "Unit is not ready\n")
+        #expect(stopped.stderr.contains("NOT READY asc:4,2"), "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("CAM status: SCSI Status Error"))
+        #expect(stopped.stderr.contains("SCSI status: Check Condition"))
+        #expect(stopped.stderr.contains("(pass0:emu0:0:0:0): TEST UNIT READY. CDB: 00 00 00 00 00 00"))
+        // Recovery does not retry a NOT READY that needs a command to clear.
+        let rec = try run(["tur", "emu:disk:stopped", "-E", "-C", "3"])
+        #expect(rec.status == 1)
     }
 
     @Test("cmd sends a raw CDB: data in as hex dump or raw, data out from stdin, errors by name")

@@ -1,0 +1,733 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAM
+import CLibISCSI
+import SCSI
+
+/// One iSCSI session to one target, driven by one service thread that alone touches the
+/// libiscsi context (libiscsi 1.19 is not thread-safe).
+///
+/// Requests are handed in through a locked queue and an eventfd; the thread polls the socket
+/// and the eventfd, runs `iscsi_service`, and looks at time-outs at least once a second.
+/// Completions go to `handler`, on the service thread.
+///
+/// Connection loss and reconnection. libiscsi 1.19 left to itself (auto-reconnect on, the
+/// default) notices a dead connection inside `iscsi_service`, logs in again on a new context
+/// with a fresh ISID (a new session to the target: nexus loss, so the target drops the old
+/// session's tasks and reports a UNIT ATTENTION), and re-sends every SCSI command that had not
+/// completed, with new ITT and CmdSN; DATA-OUT, NOP-OUT and task management PDUs are dropped
+/// and re-made from the command. Commands queued during the reconnect wait on the old context,
+/// where the time-out scan does not see them. It retries with a growing back-off (1 s, 2 s,
+/// ... up to 30 s) forever unless `iscsi_set_reconnect_max_retries` bounds it, after which all
+/// commands complete with SCSI_STATUS_CANCELLED. The application is told nothing, a command
+/// that ran but whose response was lost runs twice, and nothing bounds how long a caller waits.
+///
+/// So this session switches that off (`iscsi_set_noautoreconnect`) and does it itself, visibly:
+/// - Commands out on the wire when the connection fails complete with `.connectionLost`
+///   (CAM: CAM_SCSI_IT_NEXUS_LOST): they may or may not have run. Nothing is re-sent behind the
+///   caller's back, so a write is never replayed after the caller saw it fail; CAM's error
+///   recovery retries it when the CCB asked for recovery (a plain WRITE is idempotent).
+/// - Commands submitted while the session is down wait, each bounded by its own time-out.
+/// - The thread logs in again at once, then every `Options.retryInterval`; after
+///   `Options.reconnectWindowMilliseconds` without success, waiting and new commands complete
+///   with `.unreachable` (CAM: selection time-out) at once, and logins go on being tried.
+/// - The target's UNIT ATTENTION after the new login reaches the caller like any sense.
+public final class ISCSISession: @unchecked Sendable {
+    // @unchecked: `shared*` fields are guarded by `lock`; `ctx`, `link`, the waiting list and
+    // every slot field while a slot is owned by the thread are touched only by the service
+    // thread. A slot moves caller -> thread through `sharedSubmitted` and thread -> free list
+    // under `lock`, which orders the accesses.
+
+    /// Settings of a session.
+    public struct Options: Sendable {
+        /// Our iSCSI name.
+        public var initiatorName = "iqn.2024-01.org.swiftcam:initiator"
+        /// Requests a session holds at once (queued and started).
+        public var commandSlots = 128
+        /// Most segments one request may have.
+        public var maxSegments = 256
+        /// How long a login may take.
+        public var loginTimeoutMilliseconds: UInt32 = 10_000
+        /// How long the target may stay away before commands fail at once.
+        public var reconnectWindowMilliseconds: UInt32 = 15_000
+        /// Pause between login attempts after a failure.
+        public var retryIntervalMilliseconds: UInt32 = 1_000
+        public init() {}
+    }
+
+    public typealias Handler = @Sendable (ISCSICompletion) -> Void
+
+    /// The URL the session logged in with (`description` is masked).
+    public let url: ISCSIURL
+    public let options: Options
+    private let handler: Handler
+
+    // shared, under `lock`
+    private let lock = CAMLock()
+    private let loginDone = CAMCondition()
+    private var sharedFree: [Int32]
+    private var sharedSubmitted: [Int32]
+    private var sharedAborts: [(Int32, UInt32)]
+    private var sharedStopping = false
+    private var sharedWakePending = false
+    private var sharedFirstLogin: Result<Void, ISCSIError>?
+    private var sharedLinkUp = false
+
+    // service thread only
+    private let slots: [ISCSISlot]
+    private var ctx: OpaquePointer?
+    private enum Link { case down, loggingIn, up }
+    private var link = Link.down
+    private var loginDeadline: UInt64 = 0
+    private var nextLoginAttempt: UInt64 = 0
+    private var downSince: UInt64 = 0
+    private var everUp = false
+    private var loginFailure: String?
+    private var connectionBroke = false
+    private var waiting: [Int32]
+    private var taken: [Int32]
+    private var takenAborts: [(Int32, UInt32)]
+    private var nextSweep: UInt64 = 0
+
+    private let wakeFD: Int32
+    private var thread: CAMThread?
+    private var serviceThreadID = pthread_t()
+
+    /// Logs in to `url` (which must name a target) and starts the service thread. Throws when
+    /// the first login fails: connection refused, authentication failure, no such target.
+    ///
+    /// The service thread keeps the session alive until `close()`: call it when done.
+    public init(url: ISCSIURL, options: Options = Options(), handler: @escaping Handler) throws(ISCSIError) {
+        guard url.target != nil else {
+            throw ISCSIError(.badURL, "\(url): a session needs a target name (iscsi://host/target-iqn/lun)")
+        }
+        self.url = url
+        self.options = options
+        self.handler = handler
+        let n = max(1, options.commandSlots)
+        var free: [Int32] = []
+        free.reserveCapacity(n)
+        for i in (0..<n).reversed() { free.append(Int32(i)) }
+        sharedFree = free
+        sharedSubmitted = []
+        sharedSubmitted.reserveCapacity(n)
+        sharedAborts = []
+        sharedAborts.reserveCapacity(n)
+        waiting = []
+        waiting.reserveCapacity(n)
+        taken = []
+        taken.reserveCapacity(n)
+        takenAborts = []
+        takenAborts.reserveCapacity(n)
+        let fd = camiscsi_eventfd_nonblocking()
+        guard fd >= 0 else {
+            let e = Glibc.errno
+            throw ISCSIError(.systemCall, "eventfd for the iSCSI session to \(url): \(String(cString: strerror(e)))", errno: e)
+        }
+        wakeFD = fd
+        var made: [ISCSISlot] = []
+        made.reserveCapacity(n)
+        for i in 0..<n { made.append(ISCSISlot(index: i, maxSegments: max(1, options.maxSegments))) }
+        slots = made
+        for s in slots { s.session = self }
+        ISCSISecrets.register(url)
+
+        let name = "iscsi-\(url.port)"
+        thread = CAMThread(name: name) { [self] in self.run() }
+
+        // Wait for the first login, bounded by the login time-out and a margin.
+        let limit = UInt64(options.loginTimeoutMilliseconds) * 1_000_000 + 2_000_000_000
+        let start = camMonotonicNanoseconds()
+        lock.lock()
+        while sharedFirstLogin == nil {
+            let spent = camMonotonicNanoseconds() &- start
+            if spent >= limit { break }
+            loginDone.wait(lock, timeoutNanoseconds: limit - spent)
+        }
+        let first = sharedFirstLogin
+        lock.unlock()
+        switch first {
+        case .success?:
+            return
+        case .failure(let e)?:
+            shutDownThread()
+            throw e
+        case nil:
+            shutDownThread()
+            throw ISCSIError(.loginFailed, "login to \(url) did not finish within \(options.loginTimeoutMilliseconds) ms")
+        }
+    }
+
+    deinit {
+        close()
+        Glibc.close(wakeFD)
+        ISCSISecrets.unregister(url)
+        for s in slots { s.free() }
+    }
+
+    /// True while the session is logged in.
+    public var isLoggedIn: Bool { lock.withLock { sharedLinkUp } }
+
+    /// Free request slots now.
+    public var freeSlots: Int { lock.withLock { sharedFree.count } }
+
+    // MARK: submitting
+
+    /// Hands a request to the service thread. Never waits for I/O; the completion comes to the
+    /// handler. Throws only for a bad request, a full session or a closed one.
+    public func submit(_ request: ISCSIRequest) throws(ISCSIError) {
+        if request.kind == .command {
+            guard request.cdb.count > 0, request.cdb.count <= 16 else {
+                throw ISCSIError(.badRequest, "\(url): a \(request.cdb.count)-byte CDB; libiscsi sends 1 to 16 bytes")
+            }
+            if request.segments.count > slots[0].capacity {
+                throw ISCSIError(.badRequest, "\(url): \(request.segments.count) segments; at most \(slots[0].capacity)")
+            }
+            if request.direction == .none && request.segments.contains(where: { $0.iov_len > 0 }) {
+                throw ISCSIError(.badRequest, "\(url): data given without a direction")
+            }
+        }
+        lock.lock()
+        if sharedStopping {
+            lock.unlock()
+            throw ISCSIError(.closed, "\(url): the session is closed")
+        }
+        guard let index = sharedFree.popLast() else {
+            lock.unlock()
+            throw ISCSIError(.queueFull, "\(url): all \(slots.count) command slots are in use")
+        }
+        lock.unlock()
+
+        // The slot is ours alone until it is on the submitted list.
+        let slot = slots[Int(index)]
+        slot.fill(request, now: camMonotonicNanoseconds())
+
+        lock.lock()
+        sharedSubmitted.append(index)
+        let wake = !sharedWakePending && !isServiceThread
+        if wake { sharedWakePending = true }
+        lock.unlock()
+        if wake { signalThread() }
+    }
+
+    /// Asks the target to abort the request whose context is `context` (ABORT TASK). Returns
+    /// false when no such request is outstanding. The completion comes later: `.aborted`, or
+    /// the normal one when the command finished first.
+    @discardableResult
+    public func abort(context: AnyObject) -> Bool {
+        // Slot contexts are written by the owner before submit and read here under the lock
+        // only as an identity; a stale match is caught by the generation on the thread.
+        var found: (Int32, UInt32)?
+        lock.lock()
+        for s in slots where s.sharedContextIdentity == ObjectIdentifier(context) {
+            found = (Int32(s.index), s.sharedGeneration)
+            break
+        }
+        if let found { sharedAborts.append(found) }
+        let wake = found != nil && !sharedWakePending && !isServiceThread
+        if wake { sharedWakePending = true }
+        lock.unlock()
+        if wake { signalThread() }
+        return found != nil
+    }
+
+    /// Stops the service thread. Outstanding requests complete with `.closed`. The target is
+    /// not logged out of politely: closing the connection ends the session on its side.
+    public func close() {
+        shutDownThread()
+    }
+
+    private func shutDownThread() {
+        lock.lock()
+        let t = thread
+        thread = nil
+        sharedStopping = true
+        lock.unlock()
+        guard let t else { return }
+        signalThread()
+        t.join()
+    }
+
+    private var isServiceThread: Bool { pthread_equal(pthread_self(), serviceThreadID) != 0 }
+
+    private func signalThread() {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
+    }
+
+    // MARK: the service thread
+
+    private func run() {
+        lock.withLock { serviceThreadID = pthread_self() }
+        var fds = [pollfd](repeating: pollfd(), count: 2)
+        while true {
+            let now = camMonotonicNanoseconds()
+            if takeWork() { break }
+            handleAborts()
+            for i in taken {
+                slots[Int(i)].state = .waiting
+                waiting.append(i)
+            }
+            taken.removeAll(keepingCapacity: true)
+
+            manageLink(now: now)
+            if link == .up { issueWaiting() }
+            if now >= nextSweep {
+                sweepDeadlines(now: now)
+                nextSweep = now + 100_000_000
+            }
+            if !everUp, let failure = loginFailure {
+                finishFirstLogin(.failure(failure.loginError(url)))
+                break
+            }
+
+            // Poll the eventfd and libiscsi's socket; at most a second, for time-outs.
+            fds[0] = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+            var count = 1
+            var events: Int32 = 0
+            if let ctx, link != .down {
+                events = iscsi_which_events(ctx)
+                let fd = iscsi_get_fd(ctx)
+                if fd >= 0 && events != 0 {
+                    fds[1] = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
+                    count = 2
+                }
+            }
+            var timeout: Int32 = 1_000
+            if link == .down || (count == 1 && ctx != nil) { timeout = 100 }
+            let hasWork = lock.withLock { !sharedSubmitted.isEmpty || !sharedAborts.isEmpty || sharedStopping }
+            if hasWork { timeout = 0 }
+            let rc = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t(count), timeout) }
+            if rc > 0 && fds[0].revents != 0 {
+                var value: UInt64 = 0
+                _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD, $0.baseAddress, 8) }
+            }
+            if let ctx, link != .down {
+                let revents = count == 2 && rc > 0 ? Int32(fds[1].revents) : 0
+                if iscsi_service(ctx, revents) < 0 {
+                    connectionBroke = true
+                }
+                if link == .up && (connectionBroke || iscsi_is_logged_in(ctx) == 0 || iscsi_get_fd(ctx) < 0) {
+                    linkLost(reason: ISCSISecrets.lastError(ctx))
+                } else if link == .loggingIn && connectionBroke {
+                    loginFailed(ISCSISecrets.lastError(ctx))
+                }
+            }
+        }
+        closeAll()
+    }
+
+    /// Takes submitted requests and aborts; true when the session is stopping.
+    private func takeWork() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        sharedWakePending = false
+        for i in sharedSubmitted { taken.append(i) }
+        sharedSubmitted.removeAll(keepingCapacity: true)
+        for a in sharedAborts { takenAborts.append(a) }
+        sharedAborts.removeAll(keepingCapacity: true)
+        return sharedStopping
+    }
+
+    private func finishFirstLogin(_ result: Result<Void, ISCSIError>) {
+        lock.lock()
+        if sharedFirstLogin == nil { sharedFirstLogin = result }
+        if case .success = result { sharedLinkUp = true }
+        loginDone.broadcast()
+        lock.unlock()
+    }
+
+    // MARK: logging in
+
+    private func manageLink(now: UInt64) {
+        switch link {
+        case .up:
+            return
+        case .loggingIn:
+            if now >= loginDeadline {
+                loginFailed("login did not finish within \(options.loginTimeoutMilliseconds) ms")
+            }
+        case .down:
+            if everUp && now &- downSince > UInt64(options.reconnectWindowMilliseconds) * 1_000_000 {
+                failWaiting(.unreachable, detail: "the target at \(url.portal) has not answered for "
+                    + "\(options.reconnectWindowMilliseconds / 1000) s (reconnect window)")
+            }
+            if now >= nextLoginAttempt { startLogin(now: now) }
+        }
+    }
+
+    private func startLogin(now: UInt64) {
+        guard let c = iscsi_create_context(options.initiatorName) else {
+            loginFailed("iscsi_create_context failed")
+            return
+        }
+        if getenv("LIBISCSI_DEBUG") != nil { iscsi_set_log_fn(c, ISCSISecrets.logFunction) }
+        iscsi_set_targetname(c, url.target ?? "")
+        iscsi_set_session_type(c, ISCSI_SESSION_NORMAL)
+        switch url.headerDigest {
+        case .negotiate: break
+        case .none: iscsi_set_header_digest(c, ISCSI_HEADER_DIGEST_NONE)
+        case .crc32c: iscsi_set_header_digest(c, ISCSI_HEADER_DIGEST_CRC32C)
+        }
+        if let chap = url.chap {
+            iscsi_set_initiator_username_pwd(c, chap.user, chap.password)
+            if let t = url.targetChap { iscsi_set_target_username_pwd(c, t.user, t.password) }
+        }
+        // Reconnection is ours (see the type's note).
+        iscsi_set_noautoreconnect(c, 1)
+        ctx = c
+        link = .loggingIn
+        connectionBroke = false
+        loginDeadline = now + UInt64(options.loginTimeoutMilliseconds) * 1_000_000
+        // LUN -1: no TEST UNIT READY at login, so that no UNIT ATTENTION is eaten for the caller.
+        let rc = iscsi_full_connect_async(c, url.portal, -1, ISCSISession.loginCallback,
+                                          Unmanaged.passUnretained(self).toOpaque())
+        if rc != 0 { loginFailed(ISCSISecrets.lastError(c)) }
+    }
+
+    private static let loginCallback: iscsi_command_cb = { _, status, _, priv in
+        let session = Unmanaged<ISCSISession>.fromOpaque(priv!).takeUnretainedValue()
+        session.loginAnswered(status: status)
+    }
+
+    private func loginAnswered(status: Int32) {
+        switch link {
+        case .loggingIn:
+            if status == 0 {
+                link = .up
+                everUp = true
+                loginFailure = nil
+                finishFirstLogin(.success(()))
+                lock.withLock { sharedLinkUp = true }
+            } else {
+                connectionBroke = true
+            }
+        case .up:
+            // libiscsi calls the connect callback again when the connection dies.
+            if status != 0 { connectionBroke = true }
+        case .down:
+            break
+        }
+    }
+
+    private func loginFailed(_ reason: String) {
+        dropContext(reason: reason)
+        loginFailure = reason
+        nextLoginAttempt = camMonotonicNanoseconds() + UInt64(options.retryIntervalMilliseconds) * 1_000_000
+        if everUp && downSince == 0 { downSince = camMonotonicNanoseconds() }
+    }
+
+    private func linkLost(reason: String) {
+        downSince = camMonotonicNanoseconds()
+        lock.withLock { sharedLinkUp = false }
+        dropContext(reason: reason)
+        // At once: a restarted target is back within a second or two.
+        nextLoginAttempt = downSince
+    }
+
+    /// Destroys the context; commands still out complete with `.connectionLost` (or what their
+    /// flags say: time-out, abort, close).
+    private func dropContext(reason: String) {
+        guard let c = ctx else { link = .down; return }
+        ctx = nil
+        link = .down
+        lostReason = "connection to \(url.portal) lost: \(reason)"
+        // libiscsi calls every outstanding callback with SCSI_STATUS_CANCELLED here.
+        iscsi_destroy_context(c)
+        // Anything libiscsi did not call back for ends now, the same way.
+        for s in slots where s.state == .issued {
+            complete(s, outcome: s.cancelOutcome, detail: s.cancelDetail(lostReason))
+        }
+        lostReason = nil
+    }
+
+    private var lostReason: String?
+
+    // MARK: issuing
+
+    private func issueWaiting() {
+        guard let c = ctx, !waiting.isEmpty else { return }
+        // `waiting` may grow while we issue (a failed issue completes, and the handler may
+        // submit on this thread, but that goes through `sharedSubmitted`), so walk a copy of
+        // the count.
+        let n = waiting.count
+        for k in 0..<n {
+            issue(slots[Int(waiting[k])], on: c)
+            if ctx == nil { break }
+        }
+        waiting.removeFirst(min(n, waiting.count))
+    }
+
+    private func issue(_ slot: ISCSISlot, on c: OpaquePointer) {
+        guard slot.state == .waiting else { return }
+        let priv = Unmanaged.passUnretained(slot).toOpaque()
+        slot.state = .issued
+        switch slot.kind {
+        case .command:
+            slot.prepareTask()
+            let rc = iscsi_scsi_command_async(c, Int32(truncatingIfNeeded: slot.lun), slot.task,
+                                              ISCSISession.commandCallback, nil, priv)
+            if rc != 0 {
+                complete(slot, outcome: .transportError, detail: "\(url): \(ISCSISecrets.lastError(c))")
+                return
+            }
+            slot.itt = slot.task.pointee.itt
+            slot.cmdsn = slot.task.pointee.cmdsn
+        case .lunReset:
+            // Every command of the LUN still out ends as reset when the target says it is done.
+            for s in slots where s.state == .issued && s.kind == .command && s.lun == slot.lun {
+                s.resetPending = true
+            }
+            let rc = iscsi_task_mgmt_async(c, Int32(truncatingIfNeeded: slot.lun), ISCSI_TM_LUN_RESET,
+                                           0xFFFF_FFFF, 0, ISCSISession.managementCallback,
+                                           ISCSISession.encode(slot))
+            if rc != 0 {
+                complete(slot, outcome: .transportError, detail: "\(url): LUN RESET: \(ISCSISecrets.lastError(c))")
+            }
+        }
+    }
+
+    private static let commandCallback: iscsi_command_cb = { _, status, _, priv in
+        let slot = Unmanaged<ISCSISlot>.fromOpaque(priv!).takeUnretainedValue()
+        slot.session?.commandAnswered(slot, status: status)
+    }
+
+    private func commandAnswered(_ slot: ISCSISlot, status: Int32) {
+        guard slot.state == .issued else { return }
+        let task = slot.task
+        var outcome = ISCSICompletion.Outcome.status
+        var scsiStatus = SCSIStatus.good
+        var residual = slot.length
+        var overflow = false
+        var detail: String?
+        var sense = UnsafeRawBufferPointer(start: nil, count: 0)
+
+        switch UInt32(bitPattern: status) {
+        case SCSI_STATUS_GOOD.rawValue:
+            residual = 0
+            switch task.pointee.residual_status {
+            case SCSI_RESIDUAL_UNDERFLOW: residual = min(slot.length, Int(task.pointee.residual))
+            case SCSI_RESIDUAL_OVERFLOW: overflow = true
+            default: break
+            }
+        case SCSI_STATUS_CHECK_CONDITION.rawValue:
+            scsiStatus = .checkCondition
+            // The SCSI Response PDU's data segment: SenseLength (2 bytes) then the sense.
+            let d = task.pointee.datain
+            if let p = d.data, d.size >= 2 {
+                let n = min(Int(p[0]) << 8 | Int(p[1]), Int(d.size) - 2)
+                if n > 0 { sense = UnsafeRawBufferPointer(start: p + 2, count: n) }
+            }
+        case SCSI_STATUS_RESERVATION_CONFLICT.rawValue:
+            scsiStatus = .reservationConflict
+        case SCSI_STATUS_CANCELLED.rawValue:
+            outcome = slot.cancelOutcome
+            detail = slot.cancelDetail(lostReason)
+        case SCSI_STATUS_TIMEOUT.rawValue:
+            outcome = .timedOut
+            detail = "no answer within \(slot.timeoutMilliseconds) ms"
+        default:
+            // libiscsi 1.19 passes on only GOOD, CHECK CONDITION and RESERVATION CONFLICT;
+            // other status bytes (BUSY, TASK SET FULL, ...) become SCSI_STATUS_ERROR with the
+            // byte in the error text. Recover it so that CAM can retry BUSY and TASK SET FULL.
+            let text = ISCSISecrets.lastError(ctx)
+            if let byte = ISCSISession.statusByte(inError: text) {
+                scsiStatus = SCSIStatus(rawValue: byte)
+            } else {
+                outcome = .transportError
+                detail = "\(url): \(text)"
+            }
+        }
+        complete(slot, outcome: outcome, scsiStatus: scsiStatus, sense: sense, residual: residual,
+                 overflow: overflow, detail: detail)
+    }
+
+    /// The SCSI status byte in libiscsi's "Cant handle  scsi status %d yet." and
+    /// "Unknown SCSI status :%d." messages.
+    static func statusByte(inError text: String) -> UInt8? {
+        for marker in ["scsi status ", "SCSI status :"] {
+            guard let r = text.firstRange(of: marker) else { continue }
+            let digits = text[r.upperBound...].prefix(while: { $0.isNumber })
+            if let v = Int(digits), (0...0xFF).contains(v) { return UInt8(v) }
+        }
+        return nil
+    }
+
+    // MARK: task management
+
+    /// The task management callback's private data: the slot, with the generation it had
+    /// when the function was sent, so an answer for a slot used again since is ignored.
+    private static func encode(_ slot: ISCSISlot) -> UnsafeMutableRawPointer? {
+        slot.managementGeneration = slot.generation
+        return Unmanaged.passUnretained(slot).toOpaque()
+    }
+
+    private static let managementCallback: iscsi_command_cb = { _, status, data, priv in
+        // nil: an ABORT TASK sent after a time-out, whose answer changes nothing.
+        guard let priv else { return }
+        let slot = Unmanaged<ISCSISlot>.fromOpaque(priv).takeUnretainedValue()
+        // The response code (RFC 7143 11.6.1) is a uint32 pointed to by `data` on GOOD.
+        var response: UInt32 = 0xFF
+        if status == 0, let data { response = data.load(as: UInt32.self) }
+        slot.session?.managementAnswered(slot, ok: status == 0, response: response)
+    }
+
+    private func managementAnswered(_ slot: ISCSISlot, ok: Bool, response: UInt32) {
+        guard slot.managementGeneration == slot.generation, slot.state == .issued else { return }
+        switch slot.kind {
+        case .lunReset:
+            let done = ok && response == ISCSI_TMR_FUNC_COMPLETE.rawValue
+            if done, let c = ctx {
+                for s in slots where s.state == .issued && s.kind == .command && s.resetPending {
+                    iscsi_scsi_cancel_task(c, s.task)
+                }
+            } else {
+                for s in slots where s.resetPending { s.resetPending = false }
+            }
+            complete(slot, outcome: done ? .status : .transportError,
+                     detail: done ? nil : "LUN RESET of LUN \(slot.lun): \(ISCSISession.responseName(ok ? response : 0xFF))")
+        case .command:
+            // An ABORT TASK answered. Whatever the answer, a task still out here was not
+            // answered before the target handled the abort, so the target no longer has it
+            // (function complete) or never had it (does not exist): end it locally.
+            guard slot.abortRequested else { return }
+            if ok && (response == ISCSI_TMR_FUNC_COMPLETE.rawValue || response == ISCSI_TMR_TASK_DOES_NOT_EXIST.rawValue),
+               let c = ctx {
+                iscsi_scsi_cancel_task(c, slot.task)
+            } else {
+                // Rejected: the command runs on and completes normally.
+                slot.abortRequested = false
+            }
+        }
+    }
+
+    static func responseName(_ r: UInt32) -> String {
+        switch r {
+        case 0: return "function complete"
+        case 1: return "task does not exist"
+        case 2: return "LUN does not exist"
+        case 3: return "task still allegiant"
+        case 4: return "task allegiance reassignment not supported"
+        case 5: return "task management function not supported"
+        case 6: return "function authorization failed"
+        default: return "function rejected"
+        }
+    }
+
+    private func handleAborts() {
+        for (index, generation) in takenAborts {
+            let slot = slots[Int(index)]
+            guard slot.generation == generation else { continue }
+            switch slot.state {
+            case .waiting:
+                // Not sent yet: end it here.
+                if let k = waiting.firstIndex(of: index) { waiting.remove(at: k) }
+                complete(slot, outcome: .aborted, detail: "aborted before it was sent")
+            case .submitted:
+                if let k = taken.firstIndex(of: index) { taken.remove(at: k) }
+                complete(slot, outcome: .aborted, detail: "aborted before it was sent")
+            case .issued:
+                guard slot.kind == .command, !slot.abortRequested, let c = ctx, link == .up else { continue }
+                slot.abortRequested = true
+                if iscsi_task_mgmt_async(c, Int32(truncatingIfNeeded: slot.lun), ISCSI_TM_ABORT_TASK,
+                                         slot.itt, slot.cmdsn, ISCSISession.managementCallback,
+                                         ISCSISession.encode(slot)) != 0 {
+                    slot.abortRequested = false
+                }
+            case .free:
+                continue
+            }
+        }
+        takenAborts.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: time-outs
+
+    private func sweepDeadlines(now: UInt64) {
+        for s in slots where s.deadline != 0 && now >= s.deadline {
+            switch s.state {
+            case .waiting:
+                if let k = waiting.firstIndex(of: Int32(s.index)) { waiting.remove(at: k) }
+                complete(s, outcome: .timedOut, detail: "not sent within \(s.timeoutMilliseconds) ms: the target at \(url.portal) is not logged in")
+            case .issued:
+                guard let c = ctx else { continue }
+                s.timedOut = true
+                s.deadline = 0
+                if s.kind == .command {
+                    let itt = s.itt, cmdsn = s.cmdsn, lun = s.lun
+                    // Ends locally with SCSI_STATUS_CANCELLED, which `cancelOutcome` turns
+                    // into a time-out; then tell the target to drop it.
+                    iscsi_scsi_cancel_task(c, s.task)
+                    if s.state == .issued {
+                        complete(s, outcome: .timedOut, detail: s.cancelDetail(nil))
+                    }
+                    _ = iscsi_task_mgmt_async(c, Int32(truncatingIfNeeded: lun), ISCSI_TM_ABORT_TASK, itt, cmdsn,
+                                              ISCSISession.managementCallback, nil)
+                } else {
+                    for r in slots where r.resetPending && r.lun == s.lun { r.resetPending = false }
+                    complete(s, outcome: .timedOut, detail: "LUN RESET not answered within \(s.timeoutMilliseconds) ms")
+                }
+            default:
+                continue
+            }
+        }
+    }
+
+    private func failWaiting(_ outcome: ISCSICompletion.Outcome, detail: String) {
+        guard !waiting.isEmpty else { return }
+        let list = waiting
+        waiting.removeAll(keepingCapacity: true)
+        for i in list { complete(slots[Int(i)], outcome: outcome, detail: detail) }
+    }
+
+    // MARK: completing
+
+    private func complete(_ slot: ISCSISlot, outcome: ISCSICompletion.Outcome, scsiStatus: SCSIStatus = .good,
+                          sense: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                          residual: Int? = nil, overflow: Bool = false, detail: String? = nil) {
+        guard slot.state != .free else { return }
+        let completion = ISCSICompletion(
+            tag: slot.tag, context: slot.context, lun: slot.lun, kind: slot.kind, outcome: outcome,
+            scsiStatus: outcome == .status ? scsiStatus : .good, sense: sense,
+            residual: residual ?? slot.length, overflow: overflow, length: slot.length,
+            detail: detail.map(ISCSISecrets.redact))
+        slot.state = .free
+        handler(completion)
+        slot.releaseTaskData()
+        lock.lock()
+        slot.reset()
+        sharedFree.append(Int32(slot.index))
+        lock.unlock()
+    }
+
+    private func closeAll() {
+        for s in slots where s.state != .free { s.closing = true }
+        if let c = ctx {
+            ctx = nil
+            link = .down
+            iscsi_destroy_context(c)
+        }
+        let detail = "\(url): the session was closed"
+        for s in slots where s.state != .free { complete(s, outcome: .closed, detail: detail) }
+        waiting.removeAll()
+        lock.withLock { sharedLinkUp = false }
+        finishFirstLogin(.failure(ISCSIError(.closed, "\(url): closed before the login finished")))
+    }
+}
+
+extension String {
+    /// A login failure's text, classified.
+    fileprivate func loginError(_ url: ISCSIURL) -> ISCSIError {
+        let code: ISCSIError.Code
+        if contains("Authentication") || contains("CHAP") {
+            code = .authenticationFailed
+        } else if contains("connect") || contains("Connection refused") {
+            code = .connectFailed
+        } else {
+            code = .loginFailed
+        }
+        let who = url.chap.map { " as \($0.user)" } ?? " without CHAP"
+        return ISCSIError(code, "login to \(url.target ?? "?") at \(url.portal)\(who) failed: \(self)")
+    }
+}

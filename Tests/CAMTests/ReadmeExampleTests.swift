@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAM
+import CAMEmulator
+import SCSI
+import Testing
+
+/// The README's library example, kept compiling and working.
+@Suite("README library example")
+struct ReadmeExampleTests {
+    @Test("queue, poll the descriptor, get; then the async form")
+    func example() async throws {
+        let xpt = XPT()
+        defer { xpt.shutdown() }
+        let sim = EmulatorSIM()
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 64 << 20))
+        try xpt.scan(xpt.register(sim))
+        let pass = try xpt.open(unit: 0)
+
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { buffer.deallocate() }
+        let ccb = CCB(cdb: CDB.read(lba: 0, blocks: 8)!, data: .buffer(buffer), direction: .in, cookie: 7)
+        try pass.queue(ccb)
+
+        var p = pollfd(fd: pass.descriptor, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 5000) == 1)
+        var cookies: [UInt64] = []
+        while let done = pass.get() {
+            #expect(done.status == .requestComplete)
+            #expect(done.scsiStatus == .good)
+            cookies.append(done.cookie)
+        }
+        #expect(cookies == [7])
+
+        try pass.queue(ccb)
+        var statuses: [CAMStatus] = []
+        for await done in pass.completions {
+            statuses.append(done.status)
+            break
+        }
+        #expect(statuses == [.requestComplete])
+        pass.close()
+    }
+}
