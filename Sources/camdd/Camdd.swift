@@ -16,6 +16,11 @@ struct Endpoints: ParsableArguments {
         valueName: "args"))
     var output: String?
 
+    @Option(name: .customLong("bus"), help: ArgumentHelp(
+        "A bus to scan before passN and B:T:L are resolved (emu:disk:..., /dev/sgN, iscsi://host[:port]); repeatable, after CAM_BUSES.",
+        valueName: "spec"))
+    var buses: [String] = []
+
     /// Parsed in validate().
     var inputOptions: EndpointOptions { (try? EndpointOptions.parse(input ?? "")) ?? EndpointOptions(kind: .file, name: "") }
     var outputOptions: EndpointOptions { (try? EndpointOptions.parse(output ?? "")) ?? EndpointOptions(kind: .file, name: "") }
@@ -147,7 +152,7 @@ struct Camdd: ParsableCommand {
         if let t = command.timeout, t > 0 { settings.timeoutMilliseconds = UInt32(t * 1000) }
         settings.verbose = command.verbose
 
-        let opener = PassOpener()
+        let opener = PassOpener(buses: endpoints.buses)
         let input: Endpoint
         let output: Endpoint
         do {

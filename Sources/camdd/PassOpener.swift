@@ -6,13 +6,16 @@ import CAMSpecifier
 /// specifier parser (emu:disk..., /dev/sgN, iscsi://..., passN, B:T:L).
 final class PassOpener {
     private var opener: DeviceOpener?
+    private let buses: [String]
+
+    init(buses: [String] = []) { self.buses = buses }
 
     func open(_ options: EndpointOptions, role: EndpointRole, settings: IOSettings) throws(CAMDDError) -> Endpoint {
         switch options.kind {
         case .file:
             return try Endpoint.file(options, role: role)
         case .pass:
-            let o = opener ?? DeviceOpener()
+            let o = opener ?? DeviceOpener(buses: buses)
             opener = o
             let handle: PassHandle
             do {

@@ -32,6 +32,27 @@ struct CamddToolTests {
         #expect(r.stderr.contains("seconds elapsed") && r.stderr.contains("MB/sec"))
     }
 
+    @Test("passN and bus:target:lun name devices on the buses of CAM_BUSES and --bus")
+    func unitsAndPaths() throws {
+        let dir = try TemporaryDirectory()
+        let data = Support.data(1 << 20)
+        let src = try dir.write("src", data)
+        let a = "emu:disk:size=4m:file=\(dir.file("a.img"))", b = "emu:disk:size=4m:file=\(dir.file("b.img"))"
+        // pass1 is the second bus: b.img.
+        let w = try TestSupport.run(Support.camdd, ["-i", "file=\(src)", "-o", "pass=pass1,bs=64k", "--bus", b],
+                                    environment: ["CAM_BUSES": a])
+        #expect(w.status == 0, "\(w.stderr)")
+        #expect(w.stderr.contains("1048576 bytes written to pass1"))
+        // The same disk by its path, 1:0:0, reads back what was written.
+        let r = try TestSupport.run(Support.camdd, ["-i", "pass=1:0:0,bs=128k", "-o", "file=-", "-m", "1m", "--bus", b],
+                                    environment: ["CAM_BUSES": a])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == data)
+        let missing = try TestSupport.run(Support.camdd, ["-i", "pass=pass5", "-o", "file=/dev/null", "--bus", b])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("pass5: no such device"), "\(missing.stderr)")
+    }
+
     @Test("statistics print as FreeBSD's camdd prints them")
     func statisticsFormat() throws {
         let dir = try TemporaryDirectory()
