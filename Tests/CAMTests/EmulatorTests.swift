@@ -131,9 +131,10 @@ private final class EmuRig {
     var handle: PassHandle
 
     init(_ disks: [(target: Int, lun: UInt64, config: EmulatedDiskConfiguration)] = [(0, 0, EmulatedDiskConfiguration())],
-         maxIO: Int = 1 << 20, commandSlots: Int = 256, open path: (Int, UInt64)? = nil) throws {
+         maxIO: Int = 1 << 20, commandSlots: Int = 256, open path: (Int, UInt64)? = nil,
+         completeOnWorkers: Bool = false) throws {
         xpt = XPT(completionThreads: 1)
-        sim = EmulatorSIM(maxIO: maxIO, commandSlots: commandSlots)
+        sim = EmulatorSIM(maxIO: maxIO, commandSlots: commandSlots, completeOnWorkers: completeOnWorkers)
         for d in disks { try sim.addDisk(target: d.target, lun: d.lun, d.config) }
         bus = xpt.register(sim)
         try xpt.scan(bus)
@@ -634,10 +635,12 @@ struct EmulatorTests {
       }
     }
 
-    @Test("a file-backed disk runs queued commands in order: each READ sees the WRITE queued before it", .timeLimit(.minutes(1)))
-    func fileQueueOrder() throws {
+    @Test("a file-backed disk runs queued commands in order: each READ sees the WRITE queued before it",
+          .timeLimit(.minutes(1)), arguments: [false, true])
+    func fileQueueOrder(completeOnWorkers: Bool) throws {
         try withTemporaryFile { path in
-            let rig = try EmuRig(EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path))
+            let rig = try EmuRig([(0, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path))],
+                                 completeOnWorkers: completeOnWorkers)
             let pairs = 32
             let buffers: [EmuBuffer] = (0..<(2 * pairs)).map { (i: Int) -> EmuBuffer in
                 let fill: UInt8 = i % 2 == 0 ? UInt8(i / 2 + 1) : 0
