@@ -37,8 +37,8 @@ enum DataPhase {
     /// Fails the command when the host offers fewer than `count` bytes of data out: a target
     /// cannot take data that never comes, and answers ILLEGAL REQUEST, INVALID FIELD IN CDB
     /// pointing at the length field (what LIO and libiscsi's residual tests expect).
-    static func requireOut(_ ccb: CCB, _ count: Int, lengthField: Int?) throws(CheckCondition) {
-        guard hostOut(ccb) >= count else { throw CheckCondition(.invalidFieldInCDB(byte: lengthField)) }
+    static func requireOut(_ ccb: CCB, _ count: Int, lengthField: @autoclosure () -> Int?) throws(CheckCondition) {
+        guard hostOut(ccb) >= count else { throw CheckCondition(.invalidFieldInCDB(byte: lengthField())) }
     }
 
     /// Takes a parameter list of `count` bytes.
@@ -58,24 +58,6 @@ extension Array where Element == UInt8 {
     mutating func withTypedMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws(StoreError) -> R) throws(StoreError) -> R {
         try withUnsafeMutableBytes { b in Result { () throws(StoreError) in try body(b) } }.get()
     }
-}
-
-extension CDB {
-    /// Where the TRANSFER LENGTH of a READ, WRITE or VERIFY sits (SBC-4 5.x), by the CDB's
-    /// size, for the field pointer of INVALID FIELD IN CDB.
-    @inline(__always)
-    var transferLengthField: Int {
-        switch SCSIOpcode(opcode).cdbLength {
-        case 6: return 4
-        case 10: return 7
-        case 12: return 6
-        default: return 10
-        }
-    }
-
-    /// RDPROTECT, WRPROTECT or VRPROTECT (byte 1 bits 7-5; READ(6)/WRITE(6) have none).
-    @inline(__always)
-    var protectField: UInt8 { opcode >> 5 == 0 ? 0 : self[1] >> 5 }
 }
 
 extension EmulatedDisk {
@@ -102,7 +84,10 @@ extension EmulatedDisk {
     /// INQUIRY, REPORT LUNS and REQUEST SENSE: answered by the firmware, past a pending unit
     /// attention (SAM-5 5.14) and without the medium's latency.
     @inline(__always)
-    static func isFirmwareCommand(_ op: UInt8) -> Bool { op == 0x12 || op == 0xA0 || op == 0x03 }
+    static func isFirmwareCommand(_ op: UInt8) -> Bool {
+        let o = SCSIOpcode(op)
+        return o == .inquiry || o == .reportLUNs || o == .requestSense
+    }
 
     private func dispatchLocked(_ ccb: CCB, _ cdb: CDB, slot: TargetSlot) throws(CheckCondition) -> Int {
         let op = cdb.opcode
@@ -134,7 +119,7 @@ extension EmulatedDisk {
             try requireReady()
             return try readCapacity10(ccb, cdb)
         case .serviceActionIn16:
-            guard cdb[1] & 0x1F == SCSIOpcode.readCapacity16ServiceAction else {
+            guard cdb.serviceAction == UInt16(SCSIOpcode.readCapacity16ServiceAction) else {
                 throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 4))
             }
             try requireReady()
@@ -160,7 +145,7 @@ extension EmulatedDisk {
             try requireReady()
             return try unmapLocked(ccb, cdb)
         case .maintenanceIn:
-            guard cdb[1] & 0x1F == SCSIOpcode.reportSupportedOperationCodesServiceAction else {
+            guard cdb.serviceAction == UInt16(SCSIOpcode.reportSupportedOperationCodesServiceAction) else {
                 throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 4))
             }
             return try CommandTable.reportSupportedOperationCodes(ccb, cdb)
@@ -252,11 +237,11 @@ extension EmulatedDisk {
         // The dispatcher checked the opcode and the CDB's length.
         guard let rw = cdb.readWriteFields else { throw CheckCondition(.invalidFieldInCDB(byte: nil)) }
         // No protection information: RDPROTECT/WRPROTECT must be zero (SBC-4 5.16).
-        if cdb.protectField != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 7)) }
+        if cdb.protectionField != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 7)) }
         let blocks = UInt64(rw.blocks)
         try checkRange(rw.lba, blocks)
         // More than the block limits page's MAXIMUM TRANSFER LENGTH (SBC-4 6.6.4).
-        if blocks > maxTransferBlocks { throw CheckCondition(.invalidFieldInCDB(byte: cdb.transferLengthField)) }
+        if blocks > maxTransferBlocks { throw CheckCondition(.invalidFieldInCDB(byte: cdb.blockCountOffset)) }
         return (rw.lba, blocks)
     }
 
@@ -289,7 +274,7 @@ extension EmulatedDisk {
         guard r.blocks > 0 else { return 0 }
         let ss = UInt64(sectorSize)
         let needed = Int(r.blocks * ss)
-        try DataPhase.requireOut(ccb, needed, lengthField: cdb.transferLengthField)
+        try DataPhase.requireOut(ccb, needed, lengthField: cdb.blockCountOffset)
         let bad = firstBadLBALocked(r.lba, r.blocks)
         let good = Int(((bad ?? (r.lba + r.blocks)) - r.lba) * ss)
         if good > 0 {
@@ -328,8 +313,8 @@ extension EmulatedDisk {
         guard let range = cdb.blockRange else { throw CheckCondition(.invalidFieldInCDB(byte: nil)) }
         let lba = range.lba
         let blocks = UInt64(range.blocks)
-        let lengthField = cdb.transferLengthField
-        if cdb.protectField != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 7)) }
+        let lengthField = cdb.blockCountOffset
+        if cdb.protectionField != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 7)) }
         let bytchk = (cdb[1] >> 1) & 0x03
         if bytchk == 2 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 2)) }
         try checkRange(lba, blocks)
@@ -389,7 +374,7 @@ extension EmulatedDisk {
     /// zeros, the range is deallocated instead.
     private func writeSameLocked(_ ccb: CCB, _ cdb: CDB) throws(CheckCondition) -> Int {
         let flags = cdb[1]
-        if flags >> 5 != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 7)) }
+        if cdb.protectionField != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 7)) }
         if flags & 0x10 != 0 { throw CheckCondition(.invalidFieldInCDB(byte: 1, bit: 4)) } // ANCHOR: ANC_SUP is 0
         let unmap = flags & 0x08 != 0
         guard let range = cdb.blockRange else { throw CheckCondition(.invalidFieldInCDB(byte: nil)) }

@@ -25,7 +25,8 @@ struct QueuedCommand {
         disk.runLocked(ccb, slot: slot)
         disk.lock.unlock()
         guard due != 0 else {
-            bus.complete(ccb, direct: true)
+            // As the disk's timer would: on this thread, or through the XPT's workers.
+            bus.complete(ccb, direct: timer.direct)
             return
         }
         let entry = TimedCompletion(due: due, sequence: 0, ccb: ccb, disk: disk, bus: bus, timedOut: false)
@@ -45,7 +46,8 @@ struct QueuedCommand {
 /// file system, and the pass contract says `queue()` never waits for I/O: so `start` only
 /// queues the command here, and this thread runs the disk's commands one at a time, in the
 /// order they were started (a later command sees an earlier one's data, as with the inline
-/// RAM disk), and completes each one directly (`CAMBus.complete(_:direct:)`).
+/// RAM disk), and completes each one itself (`CAMBus.complete(_:direct:)`), or through the
+/// XPT's workers when the emulator was made with `completeOnWorkers`.
 ///
 /// Started on the first command. Its lock is a leaf: never taken with a target's lock held.
 final class DiskIOThread: @unchecked Sendable {
@@ -83,13 +85,16 @@ final class DiskIOThread: @unchecked Sendable {
         while true {
             if stopping { lock.unlock(); return }
             guard head < pending.count else { condition.wait(lock); continue }
-            let next = pending[head]
+            var next = pending[head]
             pending[head] = nil
             head += 1
             compactLocked()
-            guard let command = next else { continue }
+            guard next != nil else { continue }
             lock.unlock()
-            command.run()
+            next!.run()
+            // Let go of the command (perhaps the disk's last reference, whose deinit stops
+            // this thread and takes `lock`) before taking the lock again.
+            next = nil
             lock.lock()
         }
     }

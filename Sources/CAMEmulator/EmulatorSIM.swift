@@ -335,6 +335,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         for t in timers {
             for e in t.remove(where: { $0.disk === disk }) { CompletionTimer.fire(e, overrideStatus: .bdrSent) }
         }
-        disk.injectUnitAttention(asc: 0x29, ascq: 0x03)
+        let reset = AdditionalSenseCode.busDeviceResetFunctionOccurred
+        disk.injectUnitAttention(asc: reset.asc, ascq: reset.ascq)
     }
 }

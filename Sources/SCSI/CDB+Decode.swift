@@ -69,6 +69,34 @@ extension CDB {
         }
     }
 
+    /// RDPROTECT, WRPROTECT or VRPROTECT (byte 1 bits 7-5) of the SBC commands that have one:
+    /// READ, WRITE, VERIFY, WRITE AND VERIFY (10/12/16), WRITE SAME(10/16), COMPARE AND
+    /// WRITE. 0 for other commands (READ(6)/WRITE(6) have no flags byte) and short CDBs.
+    public var protectionField: UInt8 {
+        switch opcode {
+        case 0x28, 0x2A, 0xA8, 0xAA, 0x88, 0x8A, 0x2F, 0xAF, 0x8F, 0x2E, 0xAE, 0x8E, 0x41, 0x93, 0x89:
+            return count > 1 ? self[1] >> 5 : 0
+        default: return 0
+        }
+    }
+
+    /// The byte where the block count of `blockRange` starts (TRANSFER LENGTH, VERIFICATION
+    /// LENGTH, NUMBER OF LOGICAL BLOCKS), for a field pointer in sense data; nil when
+    /// `blockRange` is.
+    public var blockCountOffset: Int? {
+        guard blockRange != nil else { return nil }
+        switch opcode {
+        case 0x08, 0x0A: return 4
+        case 0x89: return 13
+        default:
+            switch SCSIOpcode(opcode).cdbLength {
+            case 10: return 7
+            case 12: return 6
+            default: return 10
+            }
+        }
+    }
+
     /// The LBA and block count of any SBC command that addresses a range of blocks:
     /// READ/WRITE, VERIFY, WRITE AND VERIFY, WRITE SAME, SYNCHRONIZE CACHE and PRE-FETCH
     /// (10/12/16), and COMPARE AND WRITE. Nil for other commands and short CDBs.

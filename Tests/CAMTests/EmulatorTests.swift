@@ -131,9 +131,10 @@ private final class EmuRig {
     var handle: PassHandle
 
     init(_ disks: [(target: Int, lun: UInt64, config: EmulatedDiskConfiguration)] = [(0, 0, EmulatedDiskConfiguration())],
-         maxIO: Int = 1 << 20, commandSlots: Int = 256, open path: (Int, UInt64)? = nil) throws {
+         maxIO: Int = 1 << 20, commandSlots: Int = 256, open path: (Int, UInt64)? = nil,
+         completeOnWorkers: Bool = false) throws {
         xpt = XPT(completionThreads: 1)
-        sim = EmulatorSIM(maxIO: maxIO, commandSlots: commandSlots)
+        sim = EmulatorSIM(maxIO: maxIO, commandSlots: commandSlots, completeOnWorkers: completeOnWorkers)
         for d in disks { try sim.addDisk(target: d.target, lun: d.lun, d.config) }
         bus = xpt.register(sim)
         try xpt.scan(bus)
@@ -484,6 +485,8 @@ struct EmulatorTests {
         #expect(found[0x28]?.cdbLength == 10 && found[0x88]?.cdbLength == 16 && found[0x00]?.cdbLength == 6)
         #expect(found[0x9E]?.sa == 0x10 && found[0x9E]?.servactv == true)
         #expect(found.count == 26)
+        // Every length is the one SPC's group code gives.
+        #expect(found.allSatisfy { SCSIOpcode($0.key).cdbLength == $0.value.cdbLength })
         // One command with its usage map; and one not supported.
         let one = try rig.run([0xA3, 0x0C, 0x01, 0x28, 0, 0] + be(64, 4) + [0, 0], dataIn: 64)
         #expect(one.data[1] & 0x07 == 3 && beValue(one.data[2..<4]) == 10 && one.data[4] == 0x28)
@@ -582,16 +585,18 @@ struct EmulatorTests {
 
     @Test("several threads queue and reap on shared disks, inline and delayed, while a disk comes and goes", .timeLimit(.minutes(1)))
     func concurrentUse() throws {
+      try withTemporaryFile { path in
         let fast = EmulatedDiskConfiguration(capacityBytes: 4 << 20)
         let slow = EmulatedDiskConfiguration(capacityBytes: 4 << 20, latency: .random(minNanoseconds: 0, maxNanoseconds: 200_000), taskSlots: 8)
-        let rig = try EmuRig([(0, 0, fast), (1, 0, slow)])
-        let paths = [CAMPath(bus: rig.bus.number, target: 0, lun: 0), CAMPath(bus: rig.bus.number, target: 1, lun: 0)]
-        let threads = 4, perThread = 400, depth = 8
+        let file = EmulatedDiskConfiguration(capacityBytes: 4 << 20, file: path)
+        let rig = try EmuRig([(0, 0, fast), (1, 0, slow), (2, 0, file)])
+        let paths = (0...2).map { CAMPath(bus: rig.bus.number, target: $0, lun: 0) }
+        let threads = 6, perThread = 400, depth = 8
         let results = CAMLockedBox([Int](repeating: 0, count: threads))
         let xpt = rig.xpt
         let workers = (0..<threads).map { t in
             CAMThread(name: "emu-test\(t)") {
-                guard let h = try? xpt.open(path: paths[t % 2]) else { return }
+                guard let h = try? xpt.open(path: paths[t % 3]) else { return }
                 defer { h.close() }
                 let buffers = (0..<depth).map { _ in EmuBuffer(4096) }
                 var queued = 0, done = 0, good = 0
@@ -618,13 +623,93 @@ struct EmulatorTests {
             }
         }
         for i in 0..<20 {
-            try rig.sim.addDisk(target: 5, EmulatedDiskConfiguration(capacityBytes: 1 << 20, latency: .fixed(nanoseconds: 50_000)))
+            // Every other one file-backed: removal stops its I/O thread.
+            try rig.sim.addDisk(target: 5, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: i % 2 == 1 ? path + ".hot" : nil,
+                                                                      latency: .fixed(nanoseconds: 50_000)))
             usleep(1_000)
             rig.sim.removeDisk(target: 5)
-            _ = i
         }
+        unlink(path + ".hot")
         for w in workers { w.join() }
         #expect(results.withLock { $0 } == [Int](repeating: perThread, count: threads))
+      }
+    }
+
+    @Test("a file-backed disk runs queued commands in order: each READ sees the WRITE queued before it",
+          .timeLimit(.minutes(1)), arguments: [false, true])
+    func fileQueueOrder(completeOnWorkers: Bool) throws {
+        try withTemporaryFile { path in
+            let rig = try EmuRig([(0, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path))],
+                                 completeOnWorkers: completeOnWorkers)
+            let pairs = 32
+            let buffers: [EmuBuffer] = (0..<(2 * pairs)).map { (i: Int) -> EmuBuffer in
+                let fill: UInt8 = i % 2 == 0 ? UInt8(i / 2 + 1) : 0
+                return EmuBuffer(512, fill: fill)
+            }
+            // All queued before any is reaped; WRITEs alternate FUA (fdatasync before GOOD).
+            for i in 0..<pairs {
+                var write = write10(7, 1)
+                if i % 2 == 1 { write[1] = 0x08 }
+                try rig.handle.queue(CCB(cdb: CDB(write)!, data: .buffer(buffers[2 * i].buffer), direction: .out, cookie: UInt64(2 * i)))
+                try rig.handle.queue(CCB(cdb: CDB(read10(7, 1))!, data: .buffer(buffers[2 * i + 1].buffer), direction: .in,
+                                         cookie: UInt64(2 * i + 1)))
+            }
+            var done = 0
+            let deadline = nowMilliseconds() + 10_000
+            while done < 2 * pairs && nowMilliseconds() < deadline {
+                _ = rig.handle.wait(timeoutMilliseconds: 100)
+                while let c = rig.handle.get() {
+                    #expect(c.status == .requestComplete)
+                    done += 1
+                }
+            }
+            #expect(done == 2 * pairs)
+            for i in 0..<pairs {
+                #expect(buffers[2 * i + 1].bytes == [UInt8](repeating: UInt8(i + 1), count: 512))
+            }
+            let disk = try #require(rig.sim.disk(target: 0))
+            #expect(disk.statistics.writes == UInt64(pairs) && disk.statistics.reads == UInt64(pairs))
+            // And it is in the file.
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            defer { close(fd) }
+            var block = [UInt8](repeating: 0, count: 512)
+            #expect(pread(fd, &block, 512, 7 * 512) == 512 && block == [UInt8](repeating: UInt8(pairs), count: 512))
+        }
+    }
+
+    @Test("removing a file-backed disk completes what its I/O thread and its timer hold", .timeLimit(.minutes(1)))
+    func fileHotRemoval() throws {
+        try withTemporaryFile { path in
+            let rig = try EmuRig([(0, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path)),
+                                  (1, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path + ".slow",
+                                                                   latency: .fixed(nanoseconds: 5_000_000_000)))])
+            defer { unlink(path + ".slow") }
+            let slow = try rig.xpt.open(path: CAMPath(bus: rig.bus.number, target: 1, lun: 0))
+            defer { slow.close() }
+            let buffer = EmuBuffer(4096, fill: 0x5A)
+            let count = 64
+            for i in 0..<count {
+                try rig.handle.queue(CCB(cdb: CDB(write10(UInt64(8 * i), 8))!, data: .buffer(buffer.buffer), direction: .out, cookie: UInt64(i)))
+                try slow.queue(CCB(cdb: CDB(testUnitReady)!, cookie: UInt64(i)))
+            }
+            let start = nowMilliseconds()
+            rig.sim.removeDisk(target: 0)
+            rig.sim.removeDisk(target: 1)
+            var fast = 0, held = 0
+            while (fast < count || held < count) && nowMilliseconds() - start < 3_000 {
+                _ = rig.handle.wait(timeoutMilliseconds: 50)
+                while let c = rig.handle.get() {
+                    #expect(c.status == .requestComplete || c.status == .deviceNotThere)
+                    fast += 1
+                }
+                while let c = slow.get() {
+                    #expect(c.status == .deviceNotThere)
+                    held += 1
+                }
+            }
+            #expect(fast == count && held == count)
+            #expect(nowMilliseconds() - start < 3_000)
+        }
     }
 
 

@@ -57,6 +57,26 @@ struct CDBDecodeTests {
         }
     }
 
+    @Test("protection fields and where the block count sits, for field pointers")
+    func protectionAndOffsets() throws {
+        #expect(CDB(hex("28 60 00 00 00 00 00 00 01 00"))!.protectionField == 3)
+        #expect(CDB(hex("8f e2 00 00 00 00 00 00 00 00 00 00 00 01 00 00"))!.protectionField == 7)
+        #expect(CDB(hex("08 ff ff ff 01 00"))!.protectionField == 0)  // READ(6): no flags byte
+        #expect(CDB(hex("12 e0 00 00 24 00"))!.protectionField == 0)
+        let cases: [(CDB, Int)] = [
+            (CDB.read(lba: 1, blocks: 1)!, 4), (CDB.write(lba: 1 << 22, blocks: 1)!, 7),
+            (CDB.read(lba: 1, blocks: 1 << 20)!, 6), (CDB.read(lba: 1 << 40, blocks: 1)!, 10),
+            (CDB.verify(lba: 0, blocks: 1)!, 7), (CDB.verify(lba: 0, blocks: 1, minimumSize: 16)!, 10),
+            (CDB.synchronizeCache()!, 7), (CDB.writeSame16(lba: 0, blocks: 1), 10),
+        ]
+        for (cdb, offset) in cases {
+            #expect(cdb.blockCountOffset == offset)
+            let range = try #require(cdb.blockRange)
+            #expect(cdb.bigEndian(at: offset, width: cdb.count == 6 ? 1 : (offset == 7 ? 2 : 4)) & 0xFF == UInt64(range.blocks) & 0xFF)
+        }
+        #expect(CDB.inquiry(allocationLength: 36).blockCountOffset == nil)
+    }
+
     @Test("command names, with service actions")
     func names() {
         #expect(CDB(hex("28 00 00 00 00 00 00 00 01 00"))!.commandName == "READ(10)")
