@@ -36,41 +36,6 @@ import Testing
     }
 }
 
-/// scsi_debug's run-time knobs (/sys/bus/pseudo/drivers/scsi_debug), restored after use.
-enum SCSIDebugKnob {
-    static let dir = "/sys/bus/pseudo/drivers/scsi_debug/"
-    static let parameters = "/sys/module/scsi_debug/parameters/"
-    static func read(_ name: String) -> String? {
-        SGDiscovery.readFileForTests(dir + name) ?? SGDiscovery.readFileForTests(parameters + name)
-    }
-    /// Sets a knob; scsi_debug refuses (EBUSY) while it holds commands, so retry a while.
-    static func write(_ name: String, _ value: String) throws {
-        var last: Error?
-        for _ in 0..<100 {
-            do {
-                try SGDiscovery.write(value, to: dir + name)
-                return
-            } catch {
-                last = error
-                usleep(50_000)
-            }
-        }
-        throw last!
-    }
-}
-
-extension SGDiscovery {
-    static func readFileForTests(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var b = [UInt8](repeating: 0, count: 256)
-        let n = b.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 256) }
-        guard n > 0 else { return nil }
-        return String(decoding: b[0..<n], as: UTF8.self).split(separator: "\n").first.map(String.init)
-    }
-}
-
 extension OnSCSIDebug {
 /// The SIM through CAM: scan, pass handles, depth beyond 16, errors, removal and return.
 @Suite final class LinuxSGSIMTests {

@@ -438,13 +438,8 @@ extension OnSCSIDebug {
         #expect(SGDiscovery.device(named: info.name) == nil)
 
         try SGDiscovery.write("- - -", to: SGDiscovery.hostScanFile(host: info.host))
-        var back: SGDeviceInfo?
-        for _ in 0..<100 {
-            back = SGTestDevice.current
-            if back != nil { break }
-            usleep(50_000)
-        }
-        let device = try #require(back)
+        // By address: with several scsi_debug LUNs another one is "first" while this one is away.
+        let device = try #require(SCSIDebug.waitForDevice(hctl: info.hctl))
         #expect(device.hctl == info.hctl)
         let fresh = try SGDescriptor(path: device.devicePath)
         #expect(try fresh.scsiID().target == info.target)
