@@ -210,9 +210,15 @@ public struct PathInquiry: Sendable, Equatable {
     public var maxLUN: UInt64
     /// Initiator id, vendor strings for camcontrol's `-v`.
     public var hbaVendor: String
+    /// The XPT's probe sends TEST UNIT READY with retries after INQUIRY to take a pending UNIT
+    /// ATTENTION (FreeBSD's PROBE_TUR). For SIMs whose every open makes a new I_T nexus (an
+    /// iSCSI login), whose UNIT ATTENTION is an artifact of the open and not news for the user.
+    /// Off for the others, so that a reset or power-on a user wants to see stays visible.
+    public var probeTakesUnitAttention: Bool
 
     public init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
-                transport: String, maxTarget: Int = 255, maxLUN: UInt64 = 255, hbaVendor: String = "SwiftCAM") {
+                transport: String, maxTarget: Int = 255, maxLUN: UInt64 = 255, hbaVendor: String = "SwiftCAM",
+                probeTakesUnitAttention: Bool = false) {
         self.maxIO = maxIO
         self.commandSlots = commandSlots
         self.bus = bus
@@ -222,6 +228,7 @@ public struct PathInquiry: Sendable, Equatable {
         self.maxTarget = maxTarget
         self.maxLUN = maxLUN
         self.hbaVendor = hbaVendor
+        self.probeTakesUnitAttention = probeTakesUnitAttention
     }
 }
 

@@ -207,11 +207,11 @@ public final class XPT: @unchecked Sendable {
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
         let ok = (try? h.execute(ccb)) != nil && ccb.status == .requestComplete && ccb.transferred >= 5
-        if ok {
+        if ok && bus.pathInquiry.probeTakesUnitAttention {
             // FreeBSD's probe (PROBE_TUR) sends TEST UNIT READY with retries so that a pending
-            // power-on or I_T nexus UNIT ATTENTION (every new iSCSI login, a fresh scsi_debug)
-            // is taken here, as a kernel's probe takes it, and not by the user's first command.
-            // The outcome does not matter: a disk that is not ready is still a device.
+            // UNIT ATTENTION is taken here and not by the user's first command. Only for SIMs
+            // that ask (see PathInquiry). The outcome does not matter: a disk that is not ready
+            // is still a device.
             let tur = CCB(cdb: .testUnitReady(), timeoutMilliseconds: 10_000)
             tur.flags.insert(.errorRecovery)
             tur.retryCount = 4

@@ -56,7 +56,10 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
 
     public var pathInquiry: PathInquiry {
         PathInquiry(maxIO: maxIO, commandSlots: options.commandSlots, simName: "iscsi", transport: "iSCSI",
-                    maxTarget: 255, maxLUN: 255, hbaVendor: "libiscsi")
+                    maxTarget: 255, maxLUN: 255, hbaVendor: "libiscsi",
+                    // Every session is a new I_T nexus, and targets report it with a UNIT
+                    // ATTENTION on the first command; the probe takes that one.
+                    probeTakesUnitAttention: true)
     }
 
     public func attached(to bus: CAMBus) {

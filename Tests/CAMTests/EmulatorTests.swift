@@ -349,12 +349,9 @@ struct EmulatorTests {
         #expect(try rig.run(read10(96, 8), dataIn: 4096).isGood)
     }
 
-    @Test("UNIT ATTENTION until taken; INQUIRY is not held up by it; the XPT's probe takes a power-on one")
+    @Test("UNIT ATTENTION once on first access; INQUIRY is not held up by it")
     func unitAttention() throws {
         let rig = try EmuRig(EmulatedDiskConfiguration(unitAttentionOnFirstAccess: true))
-        // The scan's probe sent TEST UNIT READY with retries, as FreeBSD's PROBE_TUR does.
-        #expect(try rig.run(testUnitReady).isGood)
-        rig.sim.injectUnitAttention(target: 0)
         #expect(try rig.run([0x12, 0, 0, 0, 36, 0], dataIn: 36).isGood)
         let first = try rig.run(testUnitReady)
         #expect(first.isCheckCondition)

@@ -76,9 +76,13 @@ struct CamcontrolTests {
         let ok = try run(["tur", "emu:disk"])
         #expect(ok.status == 0)
         #expect(ok.out == "Unit is ready\n")
-        // The probe's TEST UNIT READY takes a power-on UNIT ATTENTION, as FreeBSD's does.
-        let ua = try run(["tur", "emu:disk:ua"])
-        #expect(ua.status == 0)
+        let ua = try run(["tur", "emu:disk:ua", "-v"])
+        #expect(ua.status == 1)
+        #expect(ua.out == "Unit is not ready\n")
+        #expect(ua.stderr.contains("UNIT ATTENTION asc:29,0"), "\(ua.stderr)")
+        // With recovery the unit attention is retried away.
+        let uaRecovered = try run(["tur", "emu:disk:ua", "-E", "-C", "2"])
+        #expect(uaRecovered.status == 0)
         let stopped = try run(["tur", "emu:disk:stopped", "-v"])
         #expect(stopped.status == 1)
         #expect(stopped.out == "Unit is not ready\n")
