@@ -275,9 +275,10 @@ final class ISCSIToolTests {
         let src = try makeFile("killed-write", count: 24 << 20, seed: 43)
         let url = tgt.url(disk, lun: 1)
         let job = Background { [camdd] in
-            try TestSupport.run(camdd, ["-i", "file=\(src),bs=4k", "-o", "pass=\(url),bs=4k,depth=1", "-t", "3"], timeout: 40)
+            // 512-byte writes one at a time: slow enough for the kill to land in the middle.
+            try TestSupport.run(camdd, ["-i", "file=\(src),bs=512", "-o", "pass=\(url),bs=512,depth=1", "-t", "3"], timeout: 40)
         }
-        usleep(400_000)
+        usleep(300_000)
         let start = Date()
         try tgt.kill()
         let r = try #require(try job.wait(seconds: 40), "camdd hung after tgtd was killed")
@@ -287,7 +288,7 @@ final class ISCSIToolTests {
         #expect(took < 20, "camdd took \(took) s")
         #expect(r.stderr.contains("camdd:"), "\(r.stderr)")
         let n = try #require(bytesWritten(r), "no statistics: \(r.stderr)")
-        #expect(n % 4096 == 0 && n < 24 << 20)
+        #expect(n % 512 == 0 && n < 24 << 20)
         // Every block camdd says it wrote is on the LUN.
         let back = dir + "/killed-write-back"
         let rb = try run(camdd, ["-i", "pass=\(url),depth=8", "-o", "file=\(back),trunc", "-t", "10", "-E", "-C", "5"])
@@ -347,8 +348,14 @@ final class ISCSIToolTests {
             try TestSupport.run(camdd, ["-i", "pass=\(url),bs=4k,depth=1", "-o", "file=/dev/null", "-E", "-t", "5"],
                                 timeout: 40)
         }
-        usleep(500_000)
-        try tgt.deleteLUN(disk, lun: 3)
+        usleep(300_000)
+        // tgtadm refuses while a command is active on the LUN ("still active"): try again in
+        // the gaps between camdd's commands.
+        var deleted = false
+        for _ in 0..<500 where !deleted {
+            if (try? tgt.deleteLUN(disk, lun: 3)) != nil { deleted = true } else { usleep(1_000) }
+        }
+        #expect(deleted, "tgtadm never let the LUN go")
         let r = try #require(try job.wait(seconds: 40), "camdd hung after the LUN went away")
         #expect(r.status != 0 && r.status != -9, "status \(r.status): \(r.stderr)")
         #expect(r.stderr.lowercased().contains("not there") || r.stderr.lowercased().contains("lost")
