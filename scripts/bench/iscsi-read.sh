@@ -52,6 +52,9 @@ for xfer in 1m 4k; do
     ci=$(awk -v m="$c" -v b="$bytes" 'BEGIN { printf "%.0f", m * 1048576 / b }')
     printf '%-22s %6s %11s %9s %11s %9s %7s\n' "read -> /dev/null" $xfer "$pm" "$p" "$c" "$ci" "$(ratio "$c" "$pm")"
 done
+# camdd with its own pass defaults (bs = min(maxio, 1 MiB), depth 6) against the 1 MiB row.
+c=$(camdd_rate -i pass="$URL" -o file=/dev/null)
+printf '%-22s %6s %11s %9s %11s %9s %7s\n' "read, camdd defaults" 1m "-" "-" "$c" "$(awk -v m="$c" 'BEGIN { printf "%.0f", m }')" "-"
 for xfer in 1m 4k; do
     case $xfer in 1m) bytes=$((1 << 20)) ;; 4k) bytes=4096 ;; esac
     want=$LUN_BYTES
