@@ -246,7 +246,9 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
             ccb.complete(status: .deviceNotThere, residual: length)
         }
         if let d = c.detail { ccb.transportDetail = TransportDetail(text: d) }
-        bus.complete(ccb)
+        // The device goes before the CCB completes, so that whoever sees the completion also
+        // sees the device gone (and a retry by CAM's recovery finds it gone, not the target).
         if lost { bus.deviceLost(target: target, lun: c.lun) }
+        bus.complete(ccb)
     }
 }

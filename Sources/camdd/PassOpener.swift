@@ -21,7 +21,8 @@ final class PassOpener {
             do {
                 handle = try o.open(options.name)
             } catch {
-                throw CAMDDError(.openFailed, "cannot open pass=\(options.name): \(error)")
+                // The name may be an iSCSI URL with a CHAP password in it: never print that.
+                throw CAMDDError(.openFailed, "cannot open pass=\(DeviceSpecifier.maskPassword(options.name)): \(error)")
             }
             return try Endpoint.pass(handle, options: options, role: role, settings: settings)
         }
