@@ -109,11 +109,16 @@ public final class CopyEngine: @unchecked Sendable {
         if output.kind == .pass || output.fileType == .blockDevice, let cap = output.capacity {
             writeLimit = cap - output.offset
         }
+        // Spinning for the peer pays only when both sides are files: then the next hand-over is
+        // microseconds away. A file side waiting on a device sleeps, leaving the CPU to the
+        // device side's completions (on 2 cores the spin cost an iSCSI read 10-25%).
+        let spin: UInt64 = input.handle == nil && output.handle == nil ? 50_000 : 0
         reader = Reader(endpoint: input, blocks: blocks, mailbox: readerMailbox, peer: writerMailbox,
-                        counters: inputCounters, settings: settings, limit: readLimit, report: report)
+                        counters: inputCounters, settings: settings, limit: readLimit, report: report,
+                        spinNanoseconds: spin)
         writer = Writer(endpoint: output, blocks: blocks, requests: requests, mailbox: writerMailbox,
                         peer: readerMailbox, counters: outputCounters, settings: settings, limit: writeLimit,
-                        report: report)
+                        report: report, spinNanoseconds: spin)
     }
 
     deinit { close(doneDescriptor) }

@@ -11,6 +11,9 @@ import SCSI
 final class Reader: @unchecked Sendable {
     // Owned by the reader thread while it runs; the engine reads the outcome after joining.
     let endpoint: Endpoint
+    /// How long to spin for the peer before sleeping (both ends files: 50 µs; else 0, so a
+    /// file side waiting on a device does not take the CPU the device side needs).
+    let spinNanoseconds: UInt64
     let blocks: [Block]
     let mailbox: Mailbox
     unowned let peer: Mailbox
@@ -37,7 +40,9 @@ final class Reader: @unchecked Sendable {
     private var cutoff = Int.max
 
     init(endpoint: Endpoint, blocks: [Block], mailbox: Mailbox, peer: Mailbox, counters: EndpointCounters,
-         settings: IOSettings, limit: UInt64?, report: @escaping @Sendable (String) -> Void) {
+         settings: IOSettings, limit: UInt64?, report: @escaping @Sendable (String) -> Void,
+         spinNanoseconds: UInt64 = 0) {
+        self.spinNanoseconds = spinNanoseconds
         self.endpoint = endpoint
         self.blocks = blocks
         self.mailbox = mailbox
@@ -87,8 +92,9 @@ final class Reader: @unchecked Sendable {
                 return
             }
             if !progress {
-                // Files have no other event than the peer's posts: spin a little first.
-                if endpoint.handle == nil && mailbox.spin(nanoseconds: 50_000) { continue }
+                // Files have no other event than the peer's posts: spin a little first when
+                // the peer is a file too (its next post is microseconds away).
+                if spinNanoseconds > 0 && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
                 if mailbox.prepareToSleep() {
                     loop.wait { token in if token == 0 { mailbox.clear() } }
                 }

@@ -12,6 +12,9 @@ import SCSI
 final class Writer: @unchecked Sendable {
     // Owned by the writer thread while it runs; the engine reads the outcome after joining.
     let endpoint: Endpoint
+    /// How long to spin for the peer before sleeping (both ends files: 50 µs; else 0, so a
+    /// file side waiting on a device does not take the CPU the device side needs).
+    let spinNanoseconds: UInt64
     let blocks: [Block]
     let requests: [WriteRequest]
     let mailbox: Mailbox
@@ -47,7 +50,8 @@ final class Writer: @unchecked Sendable {
 
     init(endpoint: Endpoint, blocks: [Block], requests: [WriteRequest], mailbox: Mailbox, peer: Mailbox,
          counters: EndpointCounters, settings: IOSettings, limit: UInt64?,
-         report: @escaping @Sendable (String) -> Void) {
+         report: @escaping @Sendable (String) -> Void, spinNanoseconds: UInt64 = 0) {
+        self.spinNanoseconds = spinNanoseconds
         self.endpoint = endpoint
         self.blocks = blocks
         self.requests = requests
@@ -115,8 +119,9 @@ final class Writer: @unchecked Sendable {
                 return
             }
             if !progress {
-                // Files have no other event than the peer's posts: spin a little first.
-                if endpoint.handle == nil && mailbox.spin(nanoseconds: 50_000) { continue }
+                // Files have no other event than the peer's posts: spin a little first when
+                // the peer is a file too (its next post is microseconds away).
+                if spinNanoseconds > 0 && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
                 if mailbox.prepareToSleep() {
                     loop.wait { token in if token == 0 { mailbox.clear() } }
                 }
