@@ -261,8 +261,10 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
             guard got, let (ccb, wasRemoved) = unit.release(header.pack_id) else { break }
             var removed = wasRemoved
             // A transport failure may be the removal itself, reported before the hang-up
-            // reaches us: the descriptor already polls POLLHUP then. Only on this error path.
-            if !removed && header.host_status != SGHostStatus.ok && file.sg.isHungUp {
+            // reaches us: the midlayer fails commands with DID_ERROR from the moment the
+            // removal starts (SDEV_CANCEL), before sg hangs up. Only on this error path.
+            if !removed && header.host_status != SGHostStatus.ok
+                && (file.sg.isHungUp || SGDiscovery.isBeingRemoved(hctl: unit.info.hctl)) {
                 lose(unit)
                 removed = true
             }
