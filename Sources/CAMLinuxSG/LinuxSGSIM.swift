@@ -258,12 +258,23 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
                 lose(unit)
                 break
             }
-            guard got, let (ccb, removed) = unit.release(header.pack_id) else { break }
+            guard got, let (ccb, wasRemoved) = unit.release(header.pack_id) else { break }
+            var removed = wasRemoved
+            // A transport failure may be the removal itself, reported before the hang-up
+            // reaches us: the midlayer fails commands with DID_ERROR from the moment the
+            // removal starts (SDEV_CANCEL), before sg hangs up. Only on this error path.
+            if !removed && header.host_status != SGHostStatus.ok
+                && (file.sg.isHungUp || SGDiscovery.isBeingRemoved(hctl: unit.info.hctl)) {
+                lose(unit)
+                removed = true
+            }
             ccb.residual = max(0, Int(header.resid))
             ccb.scsiStatus = SCSIStatus(rawValue: header.status)
             ccb.senseLength = Int(header.sb_len_wr)
             if SGStatusMapping.hasTransportNoise(hostStatus: header.host_status, driverStatus: header.driver_status) {
-                ccb.transportDetail = SGStatusMapping.transportDetail(hostStatus: header.host_status, driverStatus: header.driver_status)
+                var detail = SGStatusMapping.transportDetail(hostStatus: header.host_status, driverStatus: header.driver_status)
+                if removed { detail.text += "; \(unit.devicePath) was removed" }
+                ccb.transportDetail = detail
             }
             ccb.status = SGStatusMapping.camStatus(hostStatus: header.host_status, driverStatus: header.driver_status,
                                                    scsiStatus: header.status, deviceRemoved: removed)

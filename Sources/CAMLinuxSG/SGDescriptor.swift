@@ -102,6 +102,14 @@ public struct SGDescriptor: ~Copyable, Sendable {
         return true
     }
 
+    /// True once the device is going or gone: the driver marks the descriptor hung up
+    /// (POLLHUP) as soon as the SCSI device starts to be removed, before the commands that
+    /// were in flight have all come back.
+    public var isHungUp: Bool {
+        let revents = (try? SGSystem.pollNow(fd, events: Int16(POLLIN), on: path)) ?? Int16(POLLERR)
+        return revents & Int16(POLLHUP | POLLERR) != 0
+    }
+
     // MARK: ioctls
 
     /// Where the device is (SG_GET_SCSI_ID).

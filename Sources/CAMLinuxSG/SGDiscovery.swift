@@ -87,6 +87,15 @@ public enum SGDiscovery {
     /// The file whose writing "1" deletes the SCSI device at H:C:T:L (hot removal).
     public static func deleteFile(hctl: String) -> String { "/sys/class/scsi_device/\(hctl)/device/delete" }
 
+    /// True when the SCSI device at H:C:T:L is being removed or is gone: its midlayer state
+    /// (`device/state`) is "cancel" or "deleted", or sysfs no longer has it. The midlayer sets
+    /// SDEV_CANCEL first and fails what it dispatches from then on with DID_ERROR, a moment
+    /// before the sg driver hangs up its descriptors.
+    public static func isBeingRemoved(hctl: String) -> Bool {
+        guard let state = readFile("/sys/class/scsi_device/\(hctl)/device/state") else { return true }
+        return state == "cancel" || state == "deleted"
+    }
+
     // MARK: sysfs reading
 
     static func names(in directory: String) -> [String] {

@@ -166,7 +166,8 @@ public final class SGPoller: @unchecked Sendable {
                 }
                 let hungUp = mask & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
                 dispatch(token) { r in
-                    if mask & EPOLLIN.rawValue != 0 || hungUp { r.handler(.readable) }
+                    // The hang-up first: completions read in the same round then already
+                    // belong to a device that is going.
                     if hungUp {
                         let first: Bool = lock.withLock {
                             guard registrations[token] != nil, !draining.contains(token) else { return false }
@@ -176,6 +177,7 @@ public final class SGPoller: @unchecked Sendable {
                         }
                         if first { r.handler(.hangup) }
                     }
+                    if mask & EPOLLIN.rawValue != 0 || hungUp { r.handler(.readable) }
                 }
             }
             // Hung-up descriptors: collect what completes after the removal.

@@ -13,8 +13,14 @@ public enum SGStatusMapping {
     /// - DID_TIME_OUT: CAM_CMD_TIMEOUT. DID_ABORT, DID_RESET: CAM_REQ_ABORTED.
     /// - DID_ERROR and everything else: CAM_REQ_CMP_ERR; the raw bytes stay in the CCB's
     ///   transport detail for printing.
+    /// - Once the device is being removed, any host status but DID_OK and DID_TIME_OUT is
+    ///   CAM_DEV_NOT_THERE: commands caught by a removal come back as DID_NO_CONNECT or
+    ///   DID_ERROR (scsi_debug does the latter), and what failed them is that the device went.
     public static func camStatus(hostStatus: UInt16, driverStatus: UInt16, scsiStatus: UInt8,
                                  deviceRemoved: Bool = false) -> CAMStatus {
+        if deviceRemoved && hostStatus != SGHostStatus.ok && hostStatus != SGHostStatus.timeOut {
+            return .deviceNotThere
+        }
         switch hostStatus {
         case SGHostStatus.ok:
             switch driverStatus & 0x0F {
@@ -26,7 +32,7 @@ public enum SGStatusMapping {
                 return scsiStatus == 0 ? .completedWithError : .scsiStatusError
             }
         case SGHostStatus.noConnect:
-            return deviceRemoved ? .deviceNotThere : .selectionTimeout
+            return .selectionTimeout
         case SGHostStatus.badTarget:
             return .deviceNotThere
         case SGHostStatus.timeOut:

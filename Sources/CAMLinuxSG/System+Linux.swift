@@ -64,6 +64,13 @@ enum SGSystem {
         try retrying("ioctl(\(name))", on: device) { Glibc.ioctl(fd, UInt(request), value) }
     }
 
+    /// poll(2) of one descriptor without waiting; the revents.
+    static func pollNow(_ fd: Int32, events: Int16, on device: String) throws(LinuxSGError) -> Int16 {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        _ = try retrying("poll", on: device) { Glibc.poll(&p, 1, 0) }
+        return p.revents
+    }
+
     /// epoll_create1(2) with EPOLL_CLOEXEC.
     static func epollCreate() throws(LinuxSGError) -> Int32 {
         try retrying("epoll_create1", on: "the sg poller") { epoll_create1(Int32(EPOLL_CLOEXEC)) }

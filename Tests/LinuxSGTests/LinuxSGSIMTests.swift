@@ -25,6 +25,11 @@ import Testing
         #expect(map(SGHostStatus.reset) == .requestAborted)
         #expect(map(SGHostStatus.error) == .completedWithError)
         #expect(map(SGHostStatus.transportDisrupted) == .completedWithError)
+        // Once the device is going, a transport failure is the removal.
+        #expect(map(SGHostStatus.error, removed: true) == .deviceNotThere)
+        #expect(map(SGHostStatus.abort, removed: true) == .deviceNotThere)
+        #expect(map(SGHostStatus.timeOut, removed: true) == .commandTimeout)
+        #expect(map(SGHostStatus.ok, removed: true) == .requestComplete)
     }
 
     @Test func rawBytesAreKeptOnlyWhenTheySaySomething() {
@@ -219,7 +224,11 @@ extension OnSCSIDebug {
             Issue.record("scsi_debug's knobs are not in sysfs")
             return
         }
-        // Commands now take far longer than their time-out (delay is in jiffies).
+        // Commands now take far longer than their time-out (delay is in jiffies), every time:
+        // with random=1 scsi_debug would pick a delay below it, often under the time-out.
+        let oldRandom = SCSIDebugKnob.read("random") ?? "0"
+        try SCSIDebugKnob.write("random", "0")
+        defer { try? SCSIDebugKnob.write("random", oldRandom) }
         try SCSIDebugKnob.write("delay", "2500")
         #expect(SCSIDebugKnob.read("delay") == "2500")
         defer {

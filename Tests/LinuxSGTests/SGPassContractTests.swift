@@ -342,7 +342,9 @@ extension OnSCSIDebug {
         let buffers = (0..<100).map { _ in TestBuffer(4096) }
         let h = try xpt.open(unit: device.unit)
         var back: [CCB] = []
-        try SCSIDebug.withKnobs(["random": "0", "ndelay": "30000000"]) {
+        // 300 ms each: none of the 64 started can finish before the device goes, even under an
+        // emulated CPU, so the 36 CAM holds are still there to be flushed.
+        try SCSIDebug.withKnobs(["random": "0", "ndelay": "300000000"]) {
             for i in 0..<100 {
                 try h.queue(CCB(cdb: Self.rw10(lba: UInt64(i) * 8, blocks: 8), data: .buffer(buffers[i].bytes),
                                 direction: .in, cookie: UInt64(i)))
