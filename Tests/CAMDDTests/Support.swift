@@ -4,34 +4,12 @@ import TestSupport
 /// Test helpers: temporary directories that remove themselves, deterministic data, checksums,
 /// and running the built camdd.
 enum Support {
-    /// Deterministic pseudo-random bytes (xorshift64*), so a failure can be reproduced.
+    /// Deterministic bytes (TestSupport's generator).
     static func data(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> Data {
-        var d = Data(count: count)
-        var s = seed | 1
-        d.withUnsafeMutableBytes { raw in
-            let p = raw.bindMemory(to: UInt8.self)
-            var i = 0
-            while i < count {
-                s ^= s >> 12; s ^= s << 25; s ^= s >> 27
-                var v = s &* 0x2545_F491_4F6C_DD1D
-                for _ in 0..<8 where i < count {
-                    p[i] = UInt8(truncatingIfNeeded: v)
-                    v >>= 8
-                    i += 1
-                }
-            }
-        }
-        return d
+        TestSupport.pseudoRandomData(count, seed: seed)
     }
 
-    /// FNV-1a, 64 bits: the checksum the round trips compare.
-    static func checksum(_ d: Data) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        d.withUnsafeBytes { raw in
-            for b in raw { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        }
-        return h
-    }
+    static func checksum(_ d: Data) -> UInt64 { TestSupport.checksum(d) }
 
     /// The built camdd ($SWIFTCAM_BIN/camdd, or next to the test bundle).
     static var camdd: String { TestSupport.tool("camdd") }

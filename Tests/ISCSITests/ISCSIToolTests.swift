@@ -65,12 +65,7 @@ final class ISCSIToolTests {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    /// FNV-1a, enough to tell copies apart.
-    func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
+    func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 { TestSupport.checksum(bytes) }
 
     /// "N bytes written to X" from camdd's statistics.
     func bytesWritten(_ r: TestSupport.Result) -> Int? {

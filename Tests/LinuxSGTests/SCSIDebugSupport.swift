@@ -129,36 +129,10 @@ enum Tools {
     }
 }
 
-/// Deterministic test data and the checksum the round trips compare.
+/// Deterministic test data and the checksum the round trips compare (TestSupport's).
 enum TestData {
-    /// Pseudo-random bytes (xorshift64*) from `seed`, so a failure can be reproduced.
-    static func bytes(_ count: Int, seed: UInt64) -> Data {
-        var d = Data(count: count)
-        var s = seed | 1
-        d.withUnsafeMutableBytes { raw in
-            let p = raw.bindMemory(to: UInt8.self)
-            var i = 0
-            while i < count {
-                s ^= s >> 12; s ^= s << 25; s ^= s >> 27
-                var v = s &* 0x2545_F491_4F6C_DD1D
-                for _ in 0..<8 where i < count {
-                    p[i] = UInt8(truncatingIfNeeded: v)
-                    v >>= 8
-                    i += 1
-                }
-            }
-        }
-        return d
-    }
-
-    /// FNV-1a, 64 bits.
-    static func checksum(_ d: Data) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        d.withUnsafeBytes { raw in
-            for b in raw { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        }
-        return h
-    }
+    static func bytes(_ count: Int, seed: UInt64) -> Data { TestSupport.pseudoRandomData(count, seed: seed) }
+    static func checksum(_ d: Data) -> UInt64 { TestSupport.checksum(d) }
 }
 
 extension TestSupport.Result {

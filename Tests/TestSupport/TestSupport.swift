@@ -82,6 +82,36 @@ public enum TestSupport {
     }
 }
 
+extension TestSupport {
+    /// Deterministic pseudo-random bytes (xorshift64*) from `seed`, so a failure can be
+    /// reproduced.
+    public static func pseudoRandomData(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> Data {
+        var d = Data(count: count)
+        var s = seed | 1
+        d.withUnsafeMutableBytes { raw in
+            let p = raw.bindMemory(to: UInt8.self)
+            var i = 0
+            while i < count {
+                s ^= s >> 12; s ^= s << 25; s ^= s >> 27
+                var v = s &* 0x2545_F491_4F6C_DD1D
+                for _ in 0..<8 where i < count {
+                    p[i] = UInt8(truncatingIfNeeded: v)
+                    v >>= 8
+                    i += 1
+                }
+            }
+        }
+        return d
+    }
+
+    /// FNV-1a, 64 bits: the checksum round trips compare.
+    public static func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h
+    }
+}
+
 /// A temporary directory removed when the value goes away.
 public final class TemporaryDirectory: @unchecked Sendable {
     // Immutable after init.
