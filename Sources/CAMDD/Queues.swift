@@ -151,7 +151,9 @@ final class Mailbox: @unchecked Sendable {
     func prepareToSleep() -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        if !items.isEmpty || stop { return false }
+        // `posted` too: an end mark posted since the last `take` adds no item, and a receiver
+        // that slept through it would wait for ever (its peer has finished and posts no more).
+        if !items.isEmpty || stop || posted.load(ordering: .relaxed) { return false }
         asleep = true
         return true
     }
