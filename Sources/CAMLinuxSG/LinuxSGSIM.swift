@@ -200,13 +200,10 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     }
 
     private func startSCSI(_ ccb: CCB, on unit: SGUnit) {
-        guard let (slot, file, growReserve) = unit.claim(ccb, length: min(ccb.data.length, options.maxIO)) else {
+        guard let (slot, file) = unit.claim(ccb) else {
             finish(ccb, unit.isRemoved ? .deviceNotThere : .resourceUnavailable)
             return
         }
-        // The descriptor is idle: its reserved buffer can grow (the driver refuses while a
-        // command uses it, and may give less; either way the command still runs).
-        if let growReserve { try? file.sg.setReservedSize(growReserve) }
         let direction: SGDirection
         switch ccb.direction {
         case .none: direction = .none
@@ -261,7 +258,7 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
                 lose(unit)
                 break
             }
-            guard got, let (ccb, wasRemoved, drained) = unit.release(header.pack_id) else { break }
+            guard got, let (ccb, wasRemoved) = unit.release(header.pack_id) else { break }
             var removed = wasRemoved
             // A transport failure may be the removal itself, reported before the hang-up
             // reaches us: the midlayer fails commands with DID_ERROR from the moment the
@@ -282,8 +279,6 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
             ccb.status = SGStatusMapping.camStatus(hostStatus: header.host_status, driverStatus: header.driver_status,
                                                    scsiStatus: header.status, deviceRemoved: removed)
             complete(ccb)
-            // Nothing else out on this descriptor: a further read would only say EAGAIN.
-            if drained { break }
         }
         if unit.isRemoved {
             let (done, leftovers) = unit.finishDraining(now: camMonotonicNanoseconds(),

@@ -21,17 +21,9 @@ final class SGFile: Sendable {
 /// offers 16 slots for each, so that many commands reach the kernel (and the device's own
 /// queue) at once; the XPT keeps anything beyond in the device's pending queue, where CAM's
 /// fair sharing between handles applies. A slot number is the command's pack_id.
-///
-/// Per-command cost: the driver moves data through a kernel buffer. A descriptor's reserved
-/// buffer (SG_SET_RESERVED_SIZE) serves one command at a time with no allocation; any other
-/// command gets pages allocated and zeroed for it, and freed at collection. So a command goes
-/// to the least busy descriptor (at a depth up to the descriptor count, each command has one
-/// to itself), and an idle descriptor's reserved buffer grows to the largest transfer it has
-/// been given (up to the SIM's maxio), so memory follows use: a unit that is only scanned
-/// keeps the driver's default.
 final class SGUnit: @unchecked Sendable {
-    // @unchecked: `files`, `slots`, `freeByFile`, `reserved`, `outstanding`, `removed`,
-    // `abandoned` and `hangupAt` are guarded by `lock`; `info` is set in init.
+    // @unchecked: `files`, `slots`, `free`, `outstanding`, `removed`, `abandoned` and
+    // `hangupAt` are guarded by `lock`; `info` is set in init.
     let info: SGDeviceInfo
     /// Emptied once a removed unit has drained, which closes the descriptors: the kernel
     /// keeps a removed device's sg number taken while any descriptor on it is open, and a
@@ -39,10 +31,7 @@ final class SGUnit: @unchecked Sendable {
     private var files: [SGFile]
     let lock = CAMLock()
     private var slots: [CCB?]
-    /// Free slots of each descriptor.
-    private var freeByFile: [[Int32]]
-    /// The reserved buffer size asked for on each descriptor (0: the driver's default).
-    private var reserved: [Int]
+    private var free: [Int32]
     private(set) var outstanding = 0
     /// The device went away (POLLHUP, ENODEV): start refuses, completions say not there.
     private(set) var removed = false
@@ -59,36 +48,21 @@ final class SGUnit: @unchecked Sendable {
             files.append(try SGFile(path: info.devicePath, index: i))
         }
         self.files = files
-        let per = SGDescriptor.maxOutstanding
-        slots = [CCB?](repeating: nil, count: files.count * per)
-        freeByFile = (0..<files.count).map { f in (0..<per).reversed().map { Int32(f * per + $0) } }
-        reserved = [Int](repeating: 0, count: files.count)
+        let n = files.count * SGDescriptor.maxOutstanding
+        slots = [CCB?](repeating: nil, count: n)
+        // Lowest slots first, so one descriptor fills before the next is used.
+        free = (0..<Int32(n)).reversed().map { $0 }
     }
 
-    /// Takes a slot for `ccb`, which moves `length` bytes, on the least busy descriptor; nil
-    /// when the unit is removed or (never, with the XPT counting slots) full. `growReserve`:
-    /// the descriptor is idle and its reserved buffer smaller than `length`, so the caller
-    /// should set it to that size before starting the command (once per size: a failure is
-    /// not retried).
-    func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?)? {
+    /// Takes a slot for `ccb` and the descriptor it belongs to; nil when the unit is removed
+    /// or (never, with the XPT counting slots) full.
+    func claim(_ ccb: CCB) -> (slot: Int32, file: SGFile)? {
         lock.lock()
         defer { lock.unlock() }
-        guard !removed else { return nil }
-        var best = -1
-        var bestFree = 0
-        for i in freeByFile.indices where freeByFile[i].count > bestFree {
-            best = i
-            bestFree = freeByFile[i].count
-        }
-        guard best >= 0, let slot = freeByFile[best].popLast() else { return nil }
+        guard !removed, let slot = free.popLast() else { return nil }
         slots[Int(slot)] = ccb
         outstanding += 1
-        var grow: Int?
-        if bestFree == SGDescriptor.maxOutstanding && length > reserved[best] {
-            reserved[best] = length
-            grow = length
-        }
-        return (slot, files[best], grow)
+        return (slot, files[Int(slot) / SGDescriptor.maxOutstanding])
     }
 
     /// The descriptors now (none once a removed unit has drained).
@@ -107,23 +81,20 @@ final class SGUnit: @unchecked Sendable {
     func unclaim(_ slot: Int32) {
         lock.lock()
         slots[Int(slot)] = nil
-        freeByFile[Int(slot) / SGDescriptor.maxOutstanding].append(slot)
+        free.append(slot)
         outstanding -= 1
         lock.unlock()
     }
 
     /// The command in `slot`, which completed; nil for a slot not in use (an abandoned one).
-    /// `drained`: its descriptor has nothing else outstanding, so there is nothing more to
-    /// read from it now.
-    func release(_ slot: Int32) -> (ccb: CCB, removed: Bool, drained: Bool)? {
+    func release(_ slot: Int32) -> (CCB, removed: Bool)? {
         lock.lock()
         defer { lock.unlock() }
         guard slot >= 0, Int(slot) < slots.count, let ccb = slots[Int(slot)], !abandoned else { return nil }
         slots[Int(slot)] = nil
-        let file = Int(slot) / SGDescriptor.maxOutstanding
-        freeByFile[file].append(slot)
+        free.append(slot)
         outstanding -= 1
-        return (ccb, removed, freeByFile[file].count == SGDescriptor.maxOutstanding)
+        return (ccb, removed)
     }
 
     /// Marks the unit removed; true the first time.
