@@ -1,3 +1,4 @@
+import Synchronization
 /// What the XPT knows about one device (a LUN), as `CAMDeviceInfo` gives it out.
 public struct CAMDeviceInfo: Sendable, Equatable {
     /// The pass unit number (`pass3` is unit 3).
@@ -81,6 +82,16 @@ final class CAMDeviceRecord: @unchecked Sendable {
     var roundRobin = 0
     var flightHead: CCB?
     var stats = DeviceStatisticsStorage()
+
+    // poll lock: taken before a handle's doneLock and the SIM's own locks, never while the
+    // device lock is held
+    let pollLock = CAMLock()
+    /// Handles that poll this device.
+    var pollers = 0
+    /// What the SIM gave for `startPolling`, while `pollers > 0`.
+    var pollDescriptors: [Int32] = []
+    /// Read without the lock on the I/O path (a stale answer costs one poll or one wait).
+    let isPolled = Atomic<Bool>(false)
 
     init(path: CAMPath, bus: CAMBus, pathInquiry: PathInquiry, counter: CAMRecordCounter) {
         self.path = path

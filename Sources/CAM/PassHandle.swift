@@ -43,6 +43,10 @@ public final class PassHandle: @unchecked Sendable {
     var waiter: CheckedContinuation<CCB?, Never>?
     var outstanding = 0
 
+    // device's pollLock
+    /// This handle asked for polled completion (`startPolling`).
+    var polling = false
+
     /// The eventfd: readable while completed CCBs wait. Valid until `close`.
     public let descriptor: Int32
     /// The unit ("pass3" is 3) and path of the device.
@@ -199,6 +203,12 @@ public final class PassHandle: @unchecked Sendable {
     /// Takes one completed CCB (CAMIOGET), or nil when none is done (pass(4): ENOENT).
     public func get() -> CCB? {
         doneLock.lock()
+        if doneHead == nil && device.isPolled.load(ordering: .relaxed) {
+            // Polled device: harvest on this thread, then look again.
+            doneLock.unlock()
+            (device.bus.sim as? any CAMPollingSIM)?.poll(at: path)
+            doneLock.lock()
+        }
         guard let ccb = doneHead else { doneLock.unlock(); return nil }
         doneHead = ccb.queueNext
         ccb.queueNext = nil
@@ -228,14 +238,78 @@ public final class PassHandle: @unchecked Sendable {
     /// Waits until a completion is available or `timeoutMilliseconds` pass (-1: forever).
     /// Returns true when `get` will return a CCB. A convenience over poll(2) on `descriptor`.
     public func wait(timeoutMilliseconds: Int32 = -1) -> Bool {
-        var p = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let polled = device.isPolled.load(ordering: .relaxed)
+        var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
+        if polled {
+            for fd in device.pollLock.withLock({ device.pollDescriptors }) {
+                fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+            }
+        }
+        let deadline = timeoutMilliseconds < 0 ? UInt64.max
+            : camMonotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
         while true {
             if closedUnlocked() { return false }
-            let rc = poll(&p, 1, timeoutMilliseconds)
+            if polled {
+                (device.bus.sim as? any CAMPollingSIM)?.poll(at: path)
+                if completedCount > 0 { return true }
+            }
+            var timeout = timeoutMilliseconds
+            if deadline != .max {
+                let now = camMonotonicNanoseconds()
+                timeout = now >= deadline ? 0 : Int32((deadline - now + 999_999) / 1_000_000)
+            }
+            let rc = poll(&fds, nfds_t(fds.count), timeout)
             if rc < 0 && errno == EINTR { continue }
-            return rc > 0
+            if rc <= 0 { return false }
+            if !polled || fds[0].revents != 0 { return true }
+            // A SIM descriptor is readable: harvest at the top of the loop.
+            fds[1...].indices.forEach { fds[$0].revents = 0 }
         }
     }
+
+    // MARK: polled completion
+
+    /// Turns on polled completion for this handle: completions are harvested by the thread
+    /// that calls `get` or `wait`, not handed over from a SIM thread (CAM's `sim_poll`; Linux
+    /// io_uring's IOPOLL is the same idea). Returns the descriptors to watch together with
+    /// `descriptor` (poll/epoll), or nil when the device's SIM cannot poll (nothing changes).
+    ///
+    /// While any handle polls a device, the SIM's threads leave that device's completions to
+    /// the pollers: the program must keep calling `get` or `wait` on a polling handle while
+    /// it has commands outstanding, on any of the device's handles. `execute` still works (it
+    /// harvests while it waits). Not for handles read through `completions`.
+    public func startPolling() -> [Int32]? {
+        guard let sim = device.bus.sim as? any CAMPollingSIM else { return nil }
+        device.pollLock.lock()
+        defer { device.pollLock.unlock() }
+        if closedUnlocked() { return nil }
+        if polling { return device.pollDescriptors }
+        if device.pollers == 0 {
+            guard let fds = sim.startPolling(at: path) else { return nil }
+            device.pollDescriptors = fds
+            device.isPolled.store(true, ordering: .relaxed)
+        }
+        device.pollers += 1
+        polling = true
+        return device.pollDescriptors
+    }
+
+    /// Turns polled completion off for this handle (see `startPolling`); `close` does it too.
+    public func stopPolling() {
+        device.pollLock.lock()
+        defer { device.pollLock.unlock() }
+        guard polling else { return }
+        polling = false
+        device.pollers -= 1
+        if device.pollers == 0 {
+            device.isPolled.store(false, ordering: .relaxed)
+            device.pollDescriptors = []
+            (device.bus.sim as? any CAMPollingSIM)?.stopPolling(at: path)
+        }
+    }
+
+    /// Whether this handle polls (`startPolling` succeeded and `stopPolling` was not called).
+    public var isPolling: Bool { device.pollLock.withLock { polling } }
 
     // MARK: CAMIOCOMMAND
 
@@ -250,11 +324,27 @@ public final class PassHandle: @unchecked Sendable {
             ccb.isSynchronous = false
             throw error
         }
+        if device.isPolled.load(ordering: .relaxed) {
+            waitPolling(for: ccb)
+        }
         doneLock.lock()
         while !ccb.synchronousDone { doneCondition.wait(doneLock) }
         ccb.isSynchronous = false
         doneLock.unlock()
         release(ccb)
+    }
+
+    /// `execute` on a polled device: nobody else may be harvesting, so harvest here until the
+    /// CCB is done (short poll timeouts also catch polling being turned off meanwhile).
+    private func waitPolling(for ccb: CCB) {
+        let sim = device.bus.sim as? any CAMPollingSIM
+        while device.isPolled.load(ordering: .relaxed) {
+            sim?.poll(at: path)
+            if doneLock.withLock({ ccb.synchronousDone }) { return }
+            var fds = device.pollLock.withLock { device.pollDescriptors }
+                .map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), 10)
+        }
     }
 
     // MARK: completion side (called by the XPT)
@@ -370,6 +460,7 @@ public final class PassHandle: @unchecked Sendable {
         waiter = nil
         doneLock.unlock()
         w?.resume(returning: nil)
+        stopPolling()
 
         device.lock.lock()
         detached = true
@@ -435,6 +526,7 @@ public final class PassHandle: @unchecked Sendable {
 
     func nextCompletion() async -> CCB? {
         if let c = get() { return c }
+        precondition(!isPolling, "PassHandle.completions cannot read a polling handle: use get() and wait()")
         return await withCheckedContinuation { (cont: CheckedContinuation<CCB?, Never>) in
             doneLock.lock()
             if closed {

@@ -44,3 +44,28 @@ extension CAMSIM {
     public func abort(_ ccb: CCB, at path: CAMPath) -> Bool { false }
     public func shutdown() {}
 }
+
+/// A SIM whose completions the application's own thread can harvest: CAM's `sim_poll`, the
+/// routine FreeBSD calls to run a SIM without its interrupt. Here it takes the hand-over from a
+/// SIM thread to the application thread out of the I/O path, the cost that dominates at queue
+/// depth 1 on a busy or emulated CPU (a thread wake-up is tens to hundreds of microseconds).
+///
+/// While polling is on at a path, the SIM's own threads leave that device's completions alone
+/// and `poll` is the only way they are taken; the XPT calls `startPolling` when the first
+/// handle on the device asks and `stopPolling` after the last one stops or closes.
+public protocol CAMPollingSIM: CAMSIM {
+    /// Polling starts at `path`. Returns the descriptors that become readable when `poll` has
+    /// something to harvest (they stay valid until `stopPolling`), or nil when this device
+    /// cannot be polled (then nothing changes).
+    func startPolling(at path: CAMPath) -> [Int32]?
+
+    /// Polling ends at `path`: the SIM's threads take the device's completions again,
+    /// including any that finished since the last `poll`.
+    func stopPolling(at path: CAMPath)
+
+    /// Takes whatever the device at `path` has finished and completes those CCBs through
+    /// `CAMBus.complete` on the calling thread. Never blocks for I/O. Returns how many CCBs
+    /// it completed. May be called from several threads at once.
+    @discardableResult
+    func poll(at path: CAMPath) -> Int
+}

@@ -65,6 +65,8 @@ public final class CAMBus: @unchecked Sendable {
 /// 2. a device record's `lock` — its handles' pending queues, command slots, in-flight list,
 ///    statistics.
 /// 3. a handle's `doneLock` — its done queue, eventfd, waiters.
+/// A device record's `pollLock` (polled completion on or off) is taken before a handle's
+/// `doneLock` and never while the device lock is held.
 /// Worker and delay queues have their own leaf locks. No lock is global on the I/O path.
 public final class XPT: @unchecked Sendable {
     // @unchecked: mutable state is guarded by `topology` as listed above.

@@ -50,6 +50,8 @@ public final class CopyEngine: @unchecked Sendable {
     private let reader: Reader
     private let writer: Writer
     private let doneDescriptor: Int32
+    /// The output is /dev/null: no writer thread runs.
+    private let discards: Bool
     private var threads: [CAMThread] = []
     private let startTime = Atomic<UInt64>(0)
     private let stopRequested = Atomic<Bool>(false)
@@ -113,9 +115,12 @@ public final class CopyEngine: @unchecked Sendable {
         // microseconds away. A file side waiting on a device sleeps, leaving the CPU to the
         // device side's completions (on 2 cores the spin cost an iSCSI read 10-25%).
         let spin: UInt64 = input.handle == nil && output.handle == nil ? 50_000 : 0
+        // Output to /dev/null: the reader discards each block as it would hand it over, and
+        // there is no writer thread (no hand-over, no write calls; sg_dd and ddpt do the same).
+        discards = output.isNullDevice
         reader = Reader(endpoint: input, blocks: blocks, mailbox: readerMailbox, peer: writerMailbox,
                         counters: inputCounters, settings: settings, limit: readLimit, report: report,
-                        spinNanoseconds: spin)
+                        spinNanoseconds: spin, discardCounters: discards ? outputCounters : nil)
         writer = Writer(endpoint: output, blocks: blocks, requests: requests, mailbox: writerMailbox,
                         peer: readerMailbox, counters: outputCounters, settings: settings, limit: writeLimit,
                         report: report, spinNanoseconds: spin)
@@ -138,6 +143,7 @@ public final class CopyEngine: @unchecked Sendable {
             var one: UInt64 = 1
             _ = write(done, &one, 8)
         })
+        if discards { return }
         threads.append(CAMThread(name: "camdd-writer") {
             w.run()
             var one: UInt64 = 1
@@ -192,7 +198,8 @@ public final class CopyEngine: @unchecked Sendable {
         var finished: UInt64 = 0
         let interval = progressIntervalMilliseconds.map { UInt64(max($0, 1)) * 1_000_000 }
         var nextProgress = interval.map { camMonotonicNanoseconds() + $0 }
-        while finished < 2 {
+        let workers: UInt64 = discards ? 1 : 2
+        while finished < workers {
             var timeout: Int32 = -1
             if let next = nextProgress {
                 let now = camMonotonicNanoseconds()
@@ -213,7 +220,7 @@ public final class CopyEngine: @unchecked Sendable {
                     }
                 }
             }
-            if let next = nextProgress, let interval, camMonotonicNanoseconds() >= next, finished < 2 {
+            if let next = nextProgress, let interval, camMonotonicNanoseconds() >= next, finished < workers {
                 onProgress(liveStatistics())
                 nextProgress = next + interval
             }

@@ -57,6 +57,9 @@ public final class Endpoint: @unchecked Sendable {
     // file
     let fd: Int32
     public let fileType: FileType?
+    /// The output is the null device (/dev/null by any name): the copy discards its blocks
+    /// without write calls, as sg_dd and ddpt do for of=/dev/null.
+    public let isNullDevice: Bool
     let seekable: Bool
     /// Alignment O_DIRECT needs (0: not direct).
     let directAlignment: Int
@@ -73,8 +76,10 @@ public final class Endpoint: @unchecked Sendable {
 
     private init(role: EndpointRole, options: EndpointOptions, name: String, sectorSize: Int, capacity: UInt64?,
                  blockSize: Int, depth: Int, handle: PassHandle?, fd: Int32, fileType: FileType?,
-                 seekable: Bool, directAlignment: Int, ownsDescriptor: Bool, warnings: [String]) {
+                 seekable: Bool, directAlignment: Int, ownsDescriptor: Bool, warnings: [String],
+                 isNullDevice: Bool = false) {
         self.role = role
+        self.isNullDevice = isNullDevice
         self.options = options
         self.name = name
         self.sectorSize = sectorSize
@@ -315,10 +320,14 @@ public final class Endpoint: @unchecked Sendable {
                 throw CAMDDError(.unsupported, "cannot turn on O_DIRECT for \(name): \(errnoText(e))", errno: e)
             }
         }
+        var null = stat()
+        let isNull = type == .characterDevice && stat("/dev/null", &null) == 0
+            && null.st_mode & S_IFMT == S_IFCHR && null.st_rdev == st.st_rdev
         ok = true
         return Endpoint(role: role, options: options, name: name, sectorSize: sector, capacity: capacity,
                         blockSize: blockSize, depth: 1, handle: nil, fd: fd, fileType: type, seekable: seekable,
-                        directAlignment: alignment, ownsDescriptor: true, warnings: warnings)
+                        directAlignment: alignment, ownsDescriptor: true, warnings: warnings,
+                        isNullDevice: isNull)
     }
 
     /// Whether a partial last block written here is padded with zeros to a whole sector

@@ -20,6 +20,9 @@ final class Reader: @unchecked Sendable {
     let counters: EndpointCounters
     let settings: IOSettings
     let report: @Sendable (String) -> Void
+    /// Output to /dev/null: blocks are counted here as written and go straight back to the
+    /// free list instead of to a writer.
+    let discardCounters: EndpointCounters?
     /// Bytes to read at most (the -m limit and the end of the device), nil: until end of input.
     let limit: UInt64?
 
@@ -27,7 +30,7 @@ final class Reader: @unchecked Sendable {
     private(set) var end: StreamEnd = .endOfInput
     private(set) var failure: String?
 
-    private let free: IndexRing
+    private let free: IndexStack
     private let returned: IndexRing
     private let outgoing: IndexRing
     private var reorder: [Int]
@@ -41,8 +44,9 @@ final class Reader: @unchecked Sendable {
 
     init(endpoint: Endpoint, blocks: [Block], mailbox: Mailbox, peer: Mailbox, counters: EndpointCounters,
          settings: IOSettings, limit: UInt64?, report: @escaping @Sendable (String) -> Void,
-         spinNanoseconds: UInt64 = 0) {
+         spinNanoseconds: UInt64 = 0, discardCounters: EndpointCounters? = nil) {
         self.spinNanoseconds = spinNanoseconds
+        self.discardCounters = discardCounters
         self.endpoint = endpoint
         self.blocks = blocks
         self.mailbox = mailbox
@@ -51,11 +55,11 @@ final class Reader: @unchecked Sendable {
         self.settings = settings
         self.limit = limit
         self.report = report
-        free = IndexRing(capacity: blocks.count)
+        free = IndexStack(capacity: blocks.count)
         returned = IndexRing(capacity: blocks.count)
         outgoing = IndexRing(capacity: blocks.count)
         reorder = [Int](repeating: -1, count: blocks.count)
-        for b in blocks { free.push(b.index) }
+        for b in blocks.reversed() { free.push(b.index) }
     }
 
     func run() {
@@ -310,8 +314,13 @@ final class Reader: @unchecked Sendable {
             block.outstandingSlices = 0
             block.fullySliced = false
             counters.add(bytes: block.length)
-            outgoing.push(i)
+            if let discardCounters {
+                discardCounters.add(bytes: block.length)
+                free.push(i)
+            } else {
+                outgoing.push(i)
+            }
         }
-        peer.post(outgoing)
+        if discardCounters == nil { peer.post(outgoing) }
     }
 }
