@@ -20,7 +20,11 @@ import SCSI
 ///   (SG_SCSI_RESET_DEVICE, not escalated), which ends every command on that LUN.
 /// - Removal: POLLHUP ends the device through the XPT's lost-device path; commands in flight
 ///   complete as the driver returns them, or as not there after `Options.removalGrace`.
-public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
+/// - Polled completion (`CAMPollingSIM`, CAM's `sim_poll`): the device's sg descriptors leave
+///   the SIM's epoll thread and the application's threads read them (`poll(at:)`), so a
+///   command's completion needs no thread hand-over, and with a device that completes at once
+///   (scsi_debug with no delay) no sleep at all: write, then read.
+public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     // @unchecked: `units`, `bus` and `helpers` are guarded by `lock`; the rest is set in init.
 
     /// How the SIM drives its devices.
@@ -52,6 +56,11 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     private weak var bus: CAMBus?
     private var helpers: [CAMThread] = []
     private let poller: SGPoller
+    /// Serializes `startPolling` and `stopPolling` (the XPT calls them per device record; two
+    /// records can share a path across a removal and return).
+    private let pollSwitch = CAMLock()
+    /// How often a collector that finds nothing asks whether a polled device hung up.
+    static let hangupCheckIntervalNanoseconds: UInt64 = 10_000_000
 
     /// A SIM for Linux SCSI host `host`, channel `channel`, all its devices; not yet registered.
     public convenience init(host: Int, channel: Int, options: Options = Options()) throws(CAMError) {
@@ -200,10 +209,13 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     }
 
     private func startSCSI(_ ccb: CCB, on unit: SGUnit) {
-        guard let (slot, file) = unit.claim(ccb) else {
+        guard let (slot, file, growReserve) = unit.claim(ccb, length: min(ccb.data.length, options.maxIO)) else {
             finish(ccb, unit.isRemoved ? .deviceNotThere : .resourceUnavailable)
             return
         }
+        // The descriptor is idle: its reserved buffer can grow (the driver refuses while a
+        // command uses it, and may give less; either way the command still runs).
+        if let growReserve { try? file.sg.setReservedSize(growReserve) }
         let direction: SGDirection
         switch ccb.direction {
         case .none: direction = .none
@@ -240,25 +252,44 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
     }
 
     /// The poller's handler for one of a unit's descriptors.
-    private func collect(_ file: SGFile, of unit: SGUnit, event: SGPoller.Event) {
+    private func handle(_ event: SGPoller.Event, on file: SGFile, of unit: SGUnit) {
         if event == .hangup {
             lose(unit)
             return
         }
+        collect(file, of: unit)
+        drainIfRemoved(unit)
+    }
+
+    /// Reads `file`'s completed commands and completes their CCBs on this thread, until none
+    /// is ready or the descriptor has nothing more out. Returns how many. Safe from several
+    /// threads at once: each read(2) hands a command to one reader only, and `readLock` keeps
+    /// a reader off a unit whose commands were given up on.
+    @discardableResult
+    private func collect(_ file: SGFile, of unit: SGUnit) -> Int {
         var header = sg_io_hdr()
+        var count = 0
         while true {
             header.interface_id = Int32(UInt8(ascii: "S"))
             header.dxfer_direction = SG_DXFER_NONE
             header.pack_id = -1
+            unit.readLock.lock()
+            guard unit.mayRead(file.index) else {
+                unit.readLock.unlock()
+                break
+            }
             let got: Bool
             do {
                 got = try file.sg.collect(into: &header)
             } catch {
+                unit.readLock.unlock()
                 // A read that fails for anything but "nothing ready" means the device is gone.
                 lose(unit)
                 break
             }
-            guard got, let (ccb, wasRemoved) = unit.release(header.pack_id) else { break }
+            let released = got ? unit.release(header.pack_id) : nil
+            unit.readLock.unlock()
+            guard let (ccb, wasRemoved, drained) = released else { break }
             var removed = wasRemoved
             // A transport failure may be the removal itself, reported before the hang-up
             // reaches us: the midlayer fails commands with DID_ERROR from the moment the
@@ -279,24 +310,39 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
             ccb.status = SGStatusMapping.camStatus(hostStatus: header.host_status, driverStatus: header.driver_status,
                                                    scsiStatus: header.status, deviceRemoved: removed)
             complete(ccb)
+            count += 1
+            // Nothing else out on this descriptor: a further read would only say EAGAIN.
+            if drained { break }
         }
-        if unit.isRemoved {
-            let (done, leftovers) = unit.finishDraining(now: camMonotonicNanoseconds(),
-                                                        graceNanoseconds: options.removalGraceMilliseconds * 1_000_000)
-            for ccb in leftovers {
-                ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) was removed before the command completed")
-                finish(ccb, .deviceNotThere)
-            }
-            if done {
-                // Every descriptor of the unit stops being polled and closes.
-                for f in unit.closeFiles() { poller.unregister(fd: f.sg.fd) }
-            }
+        return count
+    }
+
+    /// After a removal: completes as not there what the grace period has run out on, and
+    /// closes the descriptors once nothing is left (when polling stops, if it is on).
+    private func drainIfRemoved(_ unit: SGUnit) {
+        guard unit.isRemoved else { return }
+        let (done, leftovers) = unit.finishDraining(now: camMonotonicNanoseconds(),
+                                                    graceNanoseconds: options.removalGraceMilliseconds * 1_000_000)
+        for ccb in leftovers {
+            ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) was removed before the command completed")
+            finish(ccb, .deviceNotThere)
+        }
+        if done {
+            // The poller stops calling; the descriptors close now, or when polling stops.
+            let files = unit.currentFiles
+            for f in files { poller.unregister(fd: f.sg.fd) }
+            _ = unit.closeFiles(evenIfPolled: false)
         }
     }
 
     /// The device is gone: refuse new commands, tell the XPT (once).
     private func lose(_ unit: SGUnit) {
-        guard unit.markRemoved(now: camMonotonicNanoseconds()) else { return }
+        let (first, polled) = unit.markRemoved(now: camMonotonicNanoseconds())
+        guard first else { return }
+        // A polled unit goes back to the poller as well, which sees the hang-up and finishes
+        // what is left after the grace period even if nobody polls any more. Collectors and
+        // the poller may then both read: each completion still goes to one of them.
+        if polled { watchAgain(unit) }
         let b = lock.withLock { bus }
         b?.deviceLost(target: unit.info.target, lun: unit.info.lun)
     }
@@ -326,12 +372,79 @@ public final class LinuxSGSIM: CAMSIM, @unchecked Sendable {
         for u in all { retire(u) }
     }
 
+    // MARK: polled completion
+
+    /// Polling starts at `path`: the device's sg descriptors leave the SIM's epoll thread and
+    /// are returned for the caller's own poll/epoll. nil for a device that is not there or
+    /// is already going.
+    public func startPolling(at path: CAMPath) -> [Int32]? {
+        pollSwitch.lock()
+        defer { pollSwitch.unlock() }
+        guard let unit = lock.withLock({ units[SGAddress(target: path.target, lun: path.lun)] }),
+              let files = unit.startPolling() else { return nil }
+        // When this returns the poller's handler is not running on them and will not again.
+        for f in files { poller.unregister(fd: f.sg.fd) }
+        // Removed meanwhile: `lose` may have run before the descriptors left; give them back.
+        if unit.isRemoved { watchAgain(unit) }
+        return files.map { $0.sg.fd }
+    }
+
+    /// Polling ends at `path`: the poller takes the descriptors back, and epoll, being
+    /// level-triggered, reports at once any completion that waits on them; or, for a device
+    /// removed and drained while polled, they close now.
+    public func stopPolling(at path: CAMPath) {
+        pollSwitch.lock()
+        defer { pollSwitch.unlock() }
+        guard let unit = lock.withLock({ units[SGAddress(target: path.target, lun: path.lun)] }) else { return }
+        if let toClose = unit.stopPolling() {
+            for f in toClose { poller.unregister(fd: f.sg.fd) }
+        } else {
+            watchAgain(unit)
+        }
+    }
+
+    /// Reads what the device at `path` has finished, on the calling thread (CAM's
+    /// `sim_poll`). Reads only descriptors with commands out, each until it has nothing more
+    /// out or nothing ready, so at depth 1 a call costs one read(2). Now and then (every
+    /// `hangupCheckIntervalNanoseconds`) a call that finds nothing while commands are out
+    /// asks the driver whether the device hung up, since a non-blocking read never says so.
+    @discardableResult
+    public func poll(at path: CAMPath) -> Int {
+        guard let unit = lock.withLock({ units[SGAddress(target: path.target, lun: path.lun)] }),
+              unit.isPolled else { return 0 }
+        var count = 0
+        var mask = unit.busyFiles
+        while mask != 0 {
+            let i = mask.trailingZeroBitCount
+            mask &= mask - 1
+            if let f = unit.file(at: i) { count += collect(f, of: unit) }
+        }
+        if count == 0 {
+            if unit.shouldCheckHangup(now: camMonotonicNanoseconds(), intervalNanoseconds: Self.hangupCheckIntervalNanoseconds),
+               unit.currentFiles.first?.sg.isHungUp ?? false {
+                lose(unit)
+            }
+            drainIfRemoved(unit)
+        }
+        return count
+    }
+
     // MARK: helpers
 
     private func watch(_ unit: SGUnit, at address: SGAddress) throws(LinuxSGError) {
         for file in unit.currentFiles {
             try poller.register(fd: file.sg.fd, device: unit.devicePath) { [weak self] event in
-                self?.collect(file, of: unit, event: event)
+                self?.handle(event, on: file, of: unit)
+            }
+        }
+    }
+
+    /// The poller takes a unit's descriptors back (those it does not have already).
+    private func watchAgain(_ unit: SGUnit) {
+        for file in unit.currentFiles {
+            // Fails only when the poller is shut down, and then nobody collects anyway.
+            try? poller.register(fd: file.sg.fd, device: unit.devicePath, ifAbsent: true) { [weak self] event in
+                self?.handle(event, on: file, of: unit)
             }
         }
     }

@@ -82,7 +82,9 @@ public final class SGPoller: @unchecked Sendable {
     }
 
     /// Polls `fd` (an sg descriptor at `device`) and calls `handler` on the poller's thread.
-    public func register(fd: Int32, device: String, handler: @escaping Handler) throws(LinuxSGError) {
+    /// With `ifAbsent`, a descriptor already polled is left as it is instead of an error (the
+    /// sg SIM hands descriptors back after polled completion from more than one path).
+    public func register(fd: Int32, device: String, ifAbsent: Bool = false, handler: @escaping Handler) throws(LinuxSGError) {
         lock.lock()
         if stopping {
             lock.unlock()
@@ -90,6 +92,7 @@ public final class SGPoller: @unchecked Sendable {
         }
         if tokens[fd] != nil {
             lock.unlock()
+            if ifAbsent { return }
             throw LinuxSGError(.invalidRequest, "\(device) (fd \(fd)) is already polled")
         }
         let token = nextToken

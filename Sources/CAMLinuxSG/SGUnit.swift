@@ -20,31 +20,59 @@ final class SGFile: Sendable {
 /// Depth above the driver's 16 per descriptor: the unit opens several descriptors and the SIM
 /// offers 16 slots for each, so that many commands reach the kernel (and the device's own
 /// queue) at once; the XPT keeps anything beyond in the device's pending queue, where CAM's
-/// fair sharing between handles applies. A slot number is the command's pack_id.
+/// fair sharing between handles applies. A slot number is the command's pack_id. Slots are
+/// taken lowest first (a stack), so a depth of N only ever uses the first N slots: the first
+/// descriptor fills before the next is used, and a collector has the fewest descriptors to read.
+///
+/// Per-command cost: the driver moves data through a kernel buffer. A descriptor's reserved
+/// buffer (SG_SET_RESERVED_SIZE) serves one command at a time with no allocation; any other
+/// command gets pages allocated and zeroed for it. An idle descriptor's reserved buffer grows
+/// to the largest transfer it has been given (the driver caps it at the queue's max_sectors),
+/// so at depth 1 no command allocates, and a unit that is only scanned keeps the default.
+///
+/// Polled completion (`LinuxSGSIM.poll`): `polled` says the application's threads collect;
+/// reads of the descriptors are serialized by `readLock`, which also keeps a collector from
+/// reading (the kernel copies data into the CCB's memory at read time) once the unit's
+/// commands were given up on.
 final class SGUnit: @unchecked Sendable {
-    // @unchecked: `files`, `slots`, `free`, `outstanding`, `removed`, `abandoned` and
-    // `hangupAt` are guarded by `lock`; `info` is set in init.
+    // @unchecked: `files`, `slots`, `free`, `busy`, `busyMask`, `reserved`, `outstanding`,
+    // `removed`, `abandoned`, `hangupAt`, `polled`, `closeDeferred` and `lastHangupCheck` are
+    // guarded by `lock`; `info` is set in init. Lock order: `readLock` before `lock`.
     let info: SGDeviceInfo
     /// Emptied once a removed unit has drained, which closes the descriptors: the kernel
     /// keeps a removed device's sg number taken while any descriptor on it is open, and a
     /// device that comes back should get its old number.
     private var files: [SGFile]
     let lock = CAMLock()
+    /// Held around each read(2) of a completion and the release of its slot.
+    let readLock = CAMLock()
     private var slots: [CCB?]
     private var free: [Int32]
+    /// Commands out on each descriptor, and a bit per descriptor that has any.
+    private var busy: [Int]
+    private var busyMask: UInt64 = 0
+    /// The reserved buffer size asked for on each descriptor (0: the driver's default).
+    private var reserved: [Int]
     private(set) var outstanding = 0
     /// The device went away (POLLHUP, ENODEV): start refuses, completions say not there.
     private(set) var removed = false
     /// Given up on: what is still out was completed as not there; never read again.
     private var abandoned = false
     private var hangupAt: UInt64 = 0
+    /// Completions are collected by `LinuxSGSIM.poll` on the application's threads.
+    private(set) var polled = false
+    /// The unit drained after a removal while polled: the descriptors close when polling
+    /// stops (the poller promised them valid until then).
+    private var closeDeferred = false
+    /// When a collector last asked the driver whether the device hung up (`shouldCheckHangup`).
+    private var lastHangupCheck: UInt64 = 0
 
     var devicePath: String { info.devicePath }
 
     init(info: SGDeviceInfo, descriptors: Int) throws(LinuxSGError) {
         self.info = info
         var files: [SGFile] = []
-        for i in 0..<max(1, descriptors) {
+        for i in 0..<min(64, max(1, descriptors)) {
             files.append(try SGFile(path: info.devicePath, index: i))
         }
         self.files = files
@@ -52,25 +80,43 @@ final class SGUnit: @unchecked Sendable {
         slots = [CCB?](repeating: nil, count: n)
         // Lowest slots first, so one descriptor fills before the next is used.
         free = (0..<Int32(n)).reversed().map { $0 }
+        busy = [Int](repeating: 0, count: files.count)
+        reserved = [Int](repeating: 0, count: files.count)
     }
 
-    /// Takes a slot for `ccb` and the descriptor it belongs to; nil when the unit is removed
-    /// or (never, with the XPT counting slots) full.
-    func claim(_ ccb: CCB) -> (slot: Int32, file: SGFile)? {
+    /// Takes a slot for `ccb`, which moves `length` bytes, and the descriptor it belongs to;
+    /// nil when the unit is removed or (never, with the XPT counting slots) full.
+    /// `growReserve`: the descriptor is idle and its reserved buffer smaller than `length`, so
+    /// the caller should ask for that size before starting the command (once per size: a
+    /// failure or a smaller buffer is not retried).
+    func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?)? {
         lock.lock()
         defer { lock.unlock() }
         guard !removed, let slot = free.popLast() else { return nil }
+        let f = Int(slot) / SGDescriptor.maxOutstanding
         slots[Int(slot)] = ccb
         outstanding += 1
-        return (slot, files[Int(slot) / SGDescriptor.maxOutstanding])
+        var grow: Int?
+        if busy[f] == 0 && length > reserved[f] {
+            reserved[f] = length
+            grow = length
+        }
+        busy[f] += 1
+        busyMask |= 1 << UInt64(f)
+        return (slot, files[f], grow)
     }
 
     /// The descriptors now (none once a removed unit has drained).
     var currentFiles: [SGFile] { lock.withLock { files } }
 
-    /// Drops the descriptors; each closes when the last user lets go of it.
-    func closeFiles() -> [SGFile] {
+    /// Drops the descriptors; each closes when the last user lets go of it. While polled
+    /// (and `evenIfPolled` is false) nothing closes until `stopPolling`.
+    func closeFiles(evenIfPolled: Bool = true) -> [SGFile] {
         lock.withLock {
+            if polled && !evenIfPolled {
+                closeDeferred = true
+                return []
+            }
             let f = files
             files = []
             return f
@@ -80,60 +126,129 @@ final class SGUnit: @unchecked Sendable {
     /// Gives back the slot of a command that did not start.
     func unclaim(_ slot: Int32) {
         lock.lock()
-        slots[Int(slot)] = nil
-        free.append(slot)
-        outstanding -= 1
+        freeSlotLocked(slot)
         lock.unlock()
     }
 
-    /// The command in `slot`, which completed; nil for a slot not in use (an abandoned one).
-    func release(_ slot: Int32) -> (CCB, removed: Bool)? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard slot >= 0, Int(slot) < slots.count, let ccb = slots[Int(slot)], !abandoned else { return nil }
+    private func freeSlotLocked(_ slot: Int32) {
         slots[Int(slot)] = nil
         free.append(slot)
         outstanding -= 1
-        return (ccb, removed)
+        let f = Int(slot) / SGDescriptor.maxOutstanding
+        busy[f] -= 1
+        if busy[f] == 0 { busyMask &= ~(1 << UInt64(f)) }
     }
 
-    /// Marks the unit removed; true the first time.
-    func markRemoved(now: UInt64) -> Bool {
+    /// The command in `slot`, which completed; nil for a slot not in use (an abandoned one).
+    /// `drained`: its descriptor has nothing else out, so a further read would find nothing.
+    func release(_ slot: Int32) -> (ccb: CCB, removed: Bool, drained: Bool)? {
         lock.lock()
         defer { lock.unlock() }
-        if removed { return false }
+        guard slot >= 0, Int(slot) < slots.count, let ccb = slots[Int(slot)], !abandoned else { return nil }
+        freeSlotLocked(slot)
+        return (ccb, removed, busy[Int(slot) / SGDescriptor.maxOutstanding] == 0)
+    }
+
+    /// The descriptors that have commands out, as a bit mask by index (`file(at:)`); 0 once
+    /// the unit was given up on.
+    var busyFiles: UInt64 { lock.withLock { abandoned ? 0 : busyMask } }
+
+    /// Descriptor `index`, while the unit has it.
+    func file(at index: Int) -> SGFile? {
+        lock.withLock { index < files.count ? files[index] : nil }
+    }
+
+    /// Whether descriptor `index` may be read now; call with `readLock` held.
+    func mayRead(_ index: Int) -> Bool {
+        lock.withLock { !abandoned && index < busy.count && busy[index] > 0 }
+    }
+
+    /// Marks the unit removed; true the first time. `polled`: whether collectors poll it.
+    func markRemoved(now: UInt64) -> (first: Bool, polled: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if removed { return (false, polled) }
         removed = true
         hangupAt = now
-        return true
+        return (true, polled)
     }
 
     /// After removal: true when nothing is outstanding any more or the grace period is over;
     /// in the latter case returns the commands to complete as not there, and the unit is
     /// never read again (the kernel copies data into user memory only when we read).
     func finishDraining(now: UInt64, graceNanoseconds: UInt64) -> (done: Bool, leftovers: [CCB]) {
+        readLock.lock()
         lock.lock()
-        defer { lock.unlock() }
+        defer {
+            lock.unlock()
+            readLock.unlock()
+        }
         if abandoned { return (true, []) }
         if outstanding == 0 { return (true, []) }
         guard now &- hangupAt >= graceNanoseconds else { return (false, []) }
-        abandoned = true
-        let left = slots.compactMap { $0 }
-        for i in slots.indices { slots[i] = nil }
-        outstanding = 0
-        return (true, left)
+        return (true, abandonLocked())
     }
 
     /// Everything outstanding, taken away (shutdown).
     func abandonAll() -> [CCB] {
+        readLock.lock()
         lock.lock()
-        defer { lock.unlock() }
-        abandoned = true
+        defer {
+            lock.unlock()
+            readLock.unlock()
+        }
         removed = true
+        return abandonLocked()
+    }
+
+    private func abandonLocked() -> [CCB] {
+        abandoned = true
         let left = slots.compactMap { $0 }
         for i in slots.indices { slots[i] = nil }
         outstanding = 0
+        for i in busy.indices { busy[i] = 0 }
+        busyMask = 0
         return left
     }
 
     var isRemoved: Bool { lock.withLock { removed } }
+
+    /// Whether collectors poll the unit (`startPolling` and no `stopPolling` since).
+    var isPolled: Bool { lock.withLock { polled } }
+
+    // MARK: polling
+
+    /// Polling starts: returns the descriptors, or nil when the unit is removed or closed.
+    func startPolling() -> [SGFile]? {
+        lock.withLock {
+            guard !removed, !files.isEmpty, !polled else { return nil }
+            polled = true
+            return files
+        }
+    }
+
+    /// Polling stops: returns the descriptors to close (the unit drained meanwhile after a
+    /// removal), or nil when the SIM's thread should take them back.
+    func stopPolling() -> [SGFile]? {
+        lock.withLock {
+            guard polled else { return [] }
+            polled = false
+            guard closeDeferred else { return nil }
+            closeDeferred = false
+            let f = files
+            files = []
+            return f
+        }
+    }
+
+    /// A collector found nothing with commands out: whether to ask the driver if the device
+    /// hung up (a non-blocking read never says so). At most every `intervalNanoseconds`, so
+    /// a collector that is called often pays for it rarely.
+    func shouldCheckHangup(now: UInt64, intervalNanoseconds: UInt64) -> Bool {
+        lock.withLock {
+            guard !removed, outstanding > 0, now &- lastHangupCheck >= intervalNanoseconds else { return false }
+            lastHangupCheck = now
+            return true
+        }
+    }
 }
