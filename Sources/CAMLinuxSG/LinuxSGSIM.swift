@@ -52,7 +52,10 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     let only: Set<SGAddress>?
 
     private let lock = CAMLock()
-    private var units: [SGAddress: SGUnit] = [:]
+    private var units: [SGAddress: SGUnit] = [:] { didSet { lastUnit = nil } }
+    /// The unit last looked up: the I/O path asks for one device over and over, and hashing
+    /// an address costs more than comparing it.
+    private var lastUnit: (address: SGAddress, unit: SGUnit)?
     private weak var bus: CAMBus?
     private var helpers: [CAMThread] = []
     private let poller: SGPoller
@@ -170,8 +173,19 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         return byTarget.keys.sorted().map { SIMTarget(target: $0, luns: byTarget[$0]!.sorted()) }
     }
 
+    /// The unit at `path` now.
+    private func unit(at path: CAMPath) -> SGUnit? {
+        let address = SGAddress(target: path.target, lun: path.lun)
+        lock.lock()
+        defer { lock.unlock() }
+        if let last = lastUnit, last.address == address { return last.unit }
+        guard let u = units[address] else { return nil }
+        lastUnit = (address, u)
+        return u
+    }
+
     public func deviceName(at path: CAMPath) -> String {
-        let unit = lock.withLock { units[SGAddress(target: path.target, lun: path.lun)] }
+        let unit = unit(at: path)
         return unit?.devicePath ?? "sg(\(host):\(channel):\(path.target):\(path.lun))"
     }
 
@@ -183,7 +197,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     // MARK: I/O
 
     public func start(_ ccb: CCB, at path: CAMPath) {
-        let unit = lock.withLock { units[SGAddress(target: path.target, lun: path.lun)] }
+        let unit = unit(at: path)
         guard let unit else {
             finish(ccb, .deviceNotThere)
             return
@@ -348,7 +362,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     }
 
     public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
-        let unit = lock.withLock { units[SGAddress(target: path.target, lun: path.lun)] }
+        let unit = unit(at: path)
         guard let unit, !unit.isRemoved else { return false }
         // No per-command abort in sg: the least disruptive reset, LOGICAL UNIT RESET, not
         // escalated. Every command on the LUN ends (DID_RESET: aborted), this one with them,
@@ -380,7 +394,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     public func startPolling(at path: CAMPath) -> [Int32]? {
         pollSwitch.lock()
         defer { pollSwitch.unlock() }
-        guard let unit = lock.withLock({ units[SGAddress(target: path.target, lun: path.lun)] }),
+        guard let unit = unit(at: path),
               let files = unit.startPolling() else { return nil }
         // When this returns the poller's handler is not running on them and will not again.
         for f in files { poller.unregister(fd: f.sg.fd) }
@@ -395,7 +409,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     public func stopPolling(at path: CAMPath) {
         pollSwitch.lock()
         defer { pollSwitch.unlock() }
-        guard let unit = lock.withLock({ units[SGAddress(target: path.target, lun: path.lun)] }) else { return }
+        guard let unit = unit(at: path) else { return }
         if let toClose = unit.stopPolling() {
             for f in toClose { poller.unregister(fd: f.sg.fd) }
         } else {
@@ -410,10 +424,9 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     /// asks the driver whether the device hung up, since a non-blocking read never says so.
     @discardableResult
     public func poll(at path: CAMPath) -> Int {
-        guard let unit = lock.withLock({ units[SGAddress(target: path.target, lun: path.lun)] }),
-              unit.isPolled else { return 0 }
+        // Nothing out (or not polled): nothing to read, and nothing to lose.
+        guard let unit = unit(at: path), case var mask = unit.polledBusyFiles, mask != 0 else { return 0 }
         var count = 0
-        var mask = unit.busyFiles
         while mask != 0 {
             let i = mask.trailingZeroBitCount
             mask &= mask - 1

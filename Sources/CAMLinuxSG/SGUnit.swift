@@ -153,6 +153,9 @@ final class SGUnit: @unchecked Sendable {
     /// the unit was given up on.
     var busyFiles: UInt64 { lock.withLock { abandoned ? 0 : busyMask } }
 
+    /// `busyFiles` while polled, else 0: one lock for the polled path's first question.
+    var polledBusyFiles: UInt64 { lock.withLock { polled && !abandoned ? busyMask : 0 } }
+
     /// Descriptor `index`, while the unit has it.
     func file(at index: Int) -> SGFile? {
         lock.withLock { index < files.count ? files[index] : nil }
