@@ -11,8 +11,9 @@ import SCSI
 /// pass(4) does with CAMIOQUEUE/CAMIOGET on FreeBSD.
 ///
 /// - Addresses: Linux H:C:T:L becomes bus:target:lun; the bus stands for host H, channel C.
-/// - Depth: `Options.descriptorsPerDevice` descriptors per device, 16 commands each (the
-///   driver refuses more with EDOM); the XPT queues the rest in the device's queue.
+/// - Depth: `Options.descriptorsPerDevice` descriptors per device, each taking
+///   `Options.commandsPerDescriptor` commands (the driver refuses more than 16 with EDOM); the
+///   XPT queues the rest in the device's queue.
 /// - Commands are queued at the tail of the kernel's queue (SG_FLAG_Q_AT_TAIL), the head only
 ///   for CCBs flagged `.queueAtHead` or tagged head-of-queue. sg's own default is the head.
 /// - Time-outs: CAM's milliseconds one to one; 0 means the device's default in both.
@@ -29,9 +30,15 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
 
     /// How the SIM drives its devices.
     public struct Options: Sendable {
-        /// Descriptors opened per device; 16 command slots each. Default 4: 64 commands in
-        /// the kernel per device, more than the depth at which a disk stops gaining.
-        public var descriptorsPerDevice: Int = 4
+        /// Descriptors opened per device (at most 64). Default 32, of 2 commands each: 64
+        /// commands in the kernel per device, more than the depth at which a disk stops
+        /// gaining, and up to a depth of 32 each command has a descriptor's reserved buffer
+        /// to itself: any other command has its kernel buffer allocated and zeroed (under
+        /// an emulated CPU that costs a third of a 64 KiB read). A reserved buffer starts at
+        /// one page and grows to the transfers its descriptor is given.
+        public var descriptorsPerDevice: Int = 32
+        /// Commands each descriptor takes, 1 through 16 (the driver's limit). Default 2.
+        public var commandsPerDescriptor: Int = 2
         /// Largest transfer of one command. Default 512 KiB: the midlayer's default
         /// max_sectors (1024), which sysfs does not show for a device without a block driver.
         public var maxIO: Int = 512 * 1024
@@ -78,7 +85,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         let hostDir = "/sys/class/scsi_host/host\(host)/"
         let adapter = SGDiscovery.readFile(hostDir + "proc_name") ?? "Linux SCSI host"
         pathInquiry = PathInquiry(
-            maxIO: options.maxIO, commandSlots: max(1, options.descriptorsPerDevice) * SGDescriptor.maxOutstanding,
+            maxIO: options.maxIO, commandSlots: Self.descriptorCount(options) * Self.commandsPerDescriptor(options),
             simName: "sg", simUnit: host, transport: "SCSI generic",
             maxTarget: Int(Int32.max), maxLUN: UInt64.max, hbaVendor: adapter)
         do {
@@ -89,6 +96,9 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     }
 
     deinit { poller.shutdown() }
+
+    static func descriptorCount(_ o: Options) -> Int { min(64, max(1, o.descriptorsPerDevice)) }
+    static func commandsPerDescriptor(_ o: Options) -> Int { min(SGDescriptor.maxOutstanding, max(1, o.commandsPerDescriptor)) }
 
     // MARK: registration
 
@@ -148,7 +158,8 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
                 continue
             }
             do {
-                let unit = try SGUnit(info: info, descriptors: options.descriptorsPerDevice)
+                let unit = try SGUnit(info: info, descriptors: Self.descriptorCount(options),
+                                      commandsEach: Self.commandsPerDescriptor(options))
                 try watch(unit, at: address)
                 opened[address] = unit
             } catch {

@@ -7,7 +7,8 @@ import CCAMLinuxSG
 /// An sg descriptor that the submitting threads and the poller's thread share.
 final class SGFile: Sendable {
     let sg: SGDescriptor
-    /// Which of its unit's descriptors this is: its pack_ids are `index * 16 ..< index * 16 + 16`.
+    /// Which of its unit's descriptors this is: its pack_ids are `index * n ..< index * n + n`
+    /// for a unit of n commands per descriptor.
     let index: Int
     init(path: String, index: Int) throws(LinuxSGError) {
         sg = try SGDescriptor(path: path)
@@ -18,24 +19,24 @@ final class SGFile: Sendable {
 /// One sg device as the SIM drives it: its descriptors, its command slots, what is in flight.
 ///
 /// Depth above the driver's 16 per descriptor: the unit opens several descriptors and the SIM
-/// offers 16 slots for each, so that many commands reach the kernel (and the device's own
+/// offers up to 16 slots for each, so that many commands reach the kernel (and the device's own
 /// queue) at once; the XPT keeps anything beyond in the device's pending queue, where CAM's
-/// fair sharing between handles applies. A slot number is the command's pack_id. Slots are
-/// taken lowest first (a stack), so a depth of N only ever uses the first N slots: the first
-/// descriptor fills before the next is used, and a collector has the fewest descriptors to read.
+/// fair sharing between handles applies. A slot number is the command's pack_id.
 ///
 /// Per-command cost: the driver moves data through a kernel buffer. A descriptor's reserved
 /// buffer (SG_SET_RESERVED_SIZE) serves one command at a time with no allocation; any other
-/// command gets pages allocated and zeroed for it. An idle descriptor's reserved buffer grows
-/// to the largest transfer it has been given (the driver caps it at the queue's max_sectors),
-/// so at depth 1 no command allocates, and a unit that is only scanned keeps the default.
+/// command gets pages allocated and zeroed for it. So a command goes to the least busy
+/// descriptor (up to a depth of the descriptor count, each command has one to itself), and an
+/// idle descriptor's reserved buffer grows to the largest transfer it has been given (the
+/// driver caps it at the queue's max_sectors): memory follows use, and a unit that is only
+/// scanned keeps the driver's default.
 ///
 /// Polled completion (`LinuxSGSIM.poll`): `polled` says the application's threads collect;
 /// reads of the descriptors are serialized by `readLock`, which also keeps a collector from
 /// reading (the kernel copies data into the CCB's memory at read time) once the unit's
 /// commands were given up on.
 final class SGUnit: @unchecked Sendable {
-    // @unchecked: `files`, `slots`, `free`, `busy`, `busyMask`, `reserved`, `outstanding`,
+    // @unchecked: `files`, `slots`, `freeByFile`, `busy`, `busyMask`, `reserved`, `outstanding`,
     // `removed`, `abandoned`, `hangupAt`, `polled`, `closeDeferred` and `lastHangupCheck` are
     // guarded by `lock`; `info` is set in init. Lock order: `readLock` before `lock`.
     let info: SGDeviceInfo
@@ -47,7 +48,8 @@ final class SGUnit: @unchecked Sendable {
     /// Held around each read(2) of a completion and the release of its slot.
     let readLock = CAMLock()
     private var slots: [CCB?]
-    private var free: [Int32]
+    /// Free slots of each descriptor, lowest on top.
+    private var freeByFile: [[Int32]]
     /// Commands out on each descriptor, and a bit per descriptor that has any.
     private var busy: [Int]
     private var busyMask: UInt64 = 0
@@ -69,17 +71,25 @@ final class SGUnit: @unchecked Sendable {
 
     var devicePath: String { info.devicePath }
 
-    init(info: SGDeviceInfo, descriptors: Int) throws(LinuxSGError) {
+    /// Commands each descriptor takes (at most the driver's 16).
+    let perFile: Int
+
+    init(info: SGDeviceInfo, descriptors: Int, commandsEach: Int) throws(LinuxSGError) {
         self.info = info
+        perFile = min(SGDescriptor.maxOutstanding, max(1, commandsEach))
         var files: [SGFile] = []
         for i in 0..<min(64, max(1, descriptors)) {
-            files.append(try SGFile(path: info.devicePath, index: i))
+            let file = try SGFile(path: info.devicePath, index: i)
+            // The driver gives each descriptor a 32 KiB reserved buffer at open; a unit's
+            // grow to what its commands move (`claim`), so they start at the least (a page).
+            try? file.sg.setReservedSize(0)
+            files.append(file)
         }
         self.files = files
-        let n = files.count * SGDescriptor.maxOutstanding
+        let n = files.count * perFile
         slots = [CCB?](repeating: nil, count: n)
-        // Lowest slots first, so one descriptor fills before the next is used.
-        free = (0..<Int32(n)).reversed().map { $0 }
+        let per = perFile
+        freeByFile = (0..<files.count).map { f in (0..<per).reversed().map { Int32(f * per + $0) } }
         busy = [Int](repeating: 0, count: files.count)
         reserved = [Int](repeating: 0, count: files.count)
     }
@@ -92,8 +102,16 @@ final class SGUnit: @unchecked Sendable {
     func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?)? {
         lock.lock()
         defer { lock.unlock() }
-        guard !removed, let slot = free.popLast() else { return nil }
-        let f = Int(slot) / SGDescriptor.maxOutstanding
+        guard !removed else { return nil }
+        // The least busy descriptor, the first of equals: up to one command per descriptor
+        // each has a reserved buffer to itself.
+        var f = -1
+        var most = 0
+        for i in freeByFile.indices where freeByFile[i].count > most {
+            f = i
+            most = freeByFile[i].count
+        }
+        guard f >= 0, let slot = freeByFile[f].popLast() else { return nil }
         slots[Int(slot)] = ccb
         outstanding += 1
         var grow: Int?
@@ -132,9 +150,9 @@ final class SGUnit: @unchecked Sendable {
 
     private func freeSlotLocked(_ slot: Int32) {
         slots[Int(slot)] = nil
-        free.append(slot)
+        let f = Int(slot) / perFile
+        freeByFile[f].append(slot)
         outstanding -= 1
-        let f = Int(slot) / SGDescriptor.maxOutstanding
         busy[f] -= 1
         if busy[f] == 0 { busyMask &= ~(1 << UInt64(f)) }
     }
@@ -146,7 +164,7 @@ final class SGUnit: @unchecked Sendable {
         defer { lock.unlock() }
         guard slot >= 0, Int(slot) < slots.count, let ccb = slots[Int(slot)], !abandoned else { return nil }
         freeSlotLocked(slot)
-        return (ccb, removed, busy[Int(slot) / SGDescriptor.maxOutstanding] == 0)
+        return (ccb, removed, busy[Int(slot) / perFile] == 0)
     }
 
     /// The descriptors that have commands out, as a bit mask by index (`file(at:)`); 0 once

@@ -63,7 +63,7 @@ extension OnSCSIDebug {
         let h = try xpt.open(unit: device.unit)
         defer { h.close() }
         let fds = try #require(h.startPolling())
-        #expect(fds.count == 4, "one per sg descriptor of the unit: \(fds)")
+        #expect(fds.count == 32, "one per sg descriptor of the unit: \(fds)")
         #expect(h.isPolling)
         try SCSIDebug.withKnobs(["random": "0", "ndelay": "5000000"]) {
             for i in 0..<8 { try h.queue(CCB(cdb: CDB(count: 6), cookie: UInt64(i))) }
