@@ -102,14 +102,18 @@ final class SGUnit: @unchecked Sendable {
     func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?)? {
         lock.lock()
         defer { lock.unlock() }
-        guard !removed else { return nil }
+        guard !removed, !files.isEmpty else { return nil }
         // The least busy descriptor, the first of equals: up to one command per descriptor
         // each has a reserved buffer to itself.
-        var f = -1
-        var most = 0
-        for i in freeByFile.indices where freeByFile[i].count > most {
-            f = i
-            most = freeByFile[i].count
+        // An idle one is the least busy: found at once, lowest first.
+        let idle = ~busyMask & (files.count == 64 ? ~0 : (1 << UInt64(files.count)) - 1)
+        var f = idle != 0 ? idle.trailingZeroBitCount : -1
+        if f < 0 {
+            var most = 0
+            for i in freeByFile.indices where freeByFile[i].count > most {
+                f = i
+                most = freeByFile[i].count
+            }
         }
         guard f >= 0, let slot = freeByFile[f].popLast() else { return nil }
         slots[Int(slot)] = ccb
