@@ -40,14 +40,18 @@ final class TargetSlot: @unchecked Sendable {
 /// held while calling CAM.
 public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     // @unchecked: `attachedBus`, `scanned` and `isShutDown` are guarded by `configuration`;
-    // `slots` and `timers` are fixed at init; each slot guards itself.
-    private let slots: [TargetSlot]
+    // `slots` and `timers` are fixed at init; each slot guards itself; `polledDisks` is
+    // guarded by `pollRegistry`.
+    let slots: [TargetSlot]
     private let timers: [CompletionTimer]
     private let configuration = CAMLock()
     private var attachedBus: CAMBus?
     private var scanned = false
     private var isShutDown = false
     private var nextTimer = 0
+    /// Disks being polled, by path (a leaf lock; kept past removal until polling stops).
+    let pollRegistry = CAMLock()
+    var polledDisks: [CAMPath: EmulatedDisk] = [:]
 
     /// Largest data transfer of one CCB (path inquiry's maxio; the block limits page reports
     /// it as MAXIMUM TRANSFER LENGTH).
@@ -337,5 +341,34 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         }
         let reset = AdditionalSenseCode.busDeviceResetFunctionOccurred
         disk.injectUnitAttention(asc: reset.asc, ascq: reset.ascq)
+    }
+}
+
+// MARK: polled completion
+
+extension EmulatorSIM: CAMPollingSIM {
+    /// Delayed completions of the disk at `path` (latency, file-backed) park until `poll`
+    /// takes them; inline ones (a RAM disk with no latency) complete in `start` as always, on
+    /// the queuing thread. The descriptor is the disk's: a removed disk's last completions
+    /// are still there to take.
+    public func startPolling(at path: CAMPath) -> [Int32]? {
+        guard path.target >= 0 && path.target < slots.count else { return nil }
+        let slot = slots[path.target]
+        guard let disk = slot.lock.withLock({ slot.diskLocked(path.lun) }), let fd = disk.polled.start() else {
+            return nil
+        }
+        pollRegistry.withLock { polledDisks[path] = disk }
+        return [fd]
+    }
+
+    public func stopPolling(at path: CAMPath) {
+        let disk = pollRegistry.withLock { polledDisks.removeValue(forKey: path) }
+        disk?.polled.stop()
+    }
+
+    @discardableResult
+    public func poll(at path: CAMPath) -> Int {
+        guard let disk = pollRegistry.withLock({ polledDisks[path] }) else { return 0 }
+        return disk.polled.drain()
     }
 }

@@ -7,12 +7,12 @@ import CAMDD
 /// `-i` and `-o`, in camdd(8)'s comma-separated form.
 struct Endpoints: ParsableArguments {
     @Option(name: .customShort("i"), help: ArgumentHelp(
-        "Input: pass=DEVICE or file=PATH (- for stdin), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct.",
+        "Input: pass=DEVICE or file=PATH (- for stdin), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct ,poll=0.",
         valueName: "args"))
     var input: String?
 
     @Option(name: .customShort("o"), help: ArgumentHelp(
-        "Output: pass=DEVICE or file=PATH (- for stdout), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct ,trunc.",
+        "Output: pass=DEVICE or file=PATH (- for stdout), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct ,trunc ,poll=0.",
         valueName: "args"))
     var output: String?
 
@@ -102,6 +102,9 @@ struct Camdd: ParsableCommand {
             Sizes take k, m, g, t (powers of 1024). Defaults: pass bs =
             min(maxio, 1m) in whole sectors, depth 6; file bs 512k, depth 1;
             -C 1; -t 60. Output files are not truncated unless ,trunc is given.
+            Output to /dev/null is counted and discarded without write calls
+            (as sg_dd and ddpt do). Pass devices whose transport can poll
+            (sg, iSCSI) complete on camdd's own threads; ,poll=0 turns it off.
             SIGUSR1 prints the statistics and goes on; SIGINT stops, prints them.
 
             EXAMPLES
