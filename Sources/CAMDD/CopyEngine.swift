@@ -56,6 +56,10 @@ public final class CopyEngine: @unchecked Sendable {
     private let startTime = Atomic<UInt64>(0)
     private let stopRequested = Atomic<Bool>(false)
     private var endTime: UInt64 = 0
+    /// Whether the final statistics carry latency percentiles (`EndpointStatistics.latency`).
+    /// Summing up the histograms costs about a millisecond; a tool that prints no latency
+    /// (camdd without --json) turns it off.
+    public var summarizesLatency = true
 
     /// Writes a line to standard error.
     public static let standardError: @Sendable (String) -> Void = { line in
@@ -114,7 +118,8 @@ public final class CopyEngine: @unchecked Sendable {
         // Spinning for the peer pays only when both sides are files: then the next hand-over is
         // microseconds away. A file side waiting on a device sleeps, leaving the CPU to the
         // device side's completions (on 2 cores the spin cost an iSCSI read 10-25%).
-        let spin: UInt64 = input.handle == nil && output.handle == nil ? 50_000 : 0
+        // (Not when the output is /dev/null: there is no writer to post anything.)
+        let spin: UInt64 = input.handle == nil && output.handle == nil && !output.isNullDevice ? 50_000 : 0
         // Output to /dev/null: the reader discards each block as it would hand it over, and
         // there is no writer thread (no hand-over, no write calls; sg_dd and ddpt do the same).
         discards = output.isNullDevice
@@ -170,8 +175,8 @@ public final class CopyEngine: @unchecked Sendable {
     public func wait() -> CopyResult {
         for t in threads { t.join() }
         if endTime == 0 { endTime = camMonotonicNanoseconds() }
-        let stats = CopyStatistics(input: inputCounters.snapshot(of: input, final: true),
-                                   output: outputCounters.snapshot(of: output, final: true),
+        let stats = CopyStatistics(input: inputCounters.snapshot(of: input, final: true, latency: summarizesLatency),
+                                   output: outputCounters.snapshot(of: output, final: true, latency: summarizesLatency),
                                    elapsedNanoseconds: endTime &- startTime.load(ordering: .relaxed))
         let error = reader.failure ?? writer.failure
         let outcome: CopyOutcome

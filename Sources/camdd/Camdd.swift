@@ -100,7 +100,8 @@ struct Camdd: ParsableCommand {
             DEV is a device specifier: emu:disk[:size=64m][:file=PATH][:sector=512],
             /dev/sgN, iscsi://host[:port]/IQN/LUN, passN or bus:target:lun.
             Sizes take k, m, g, t (powers of 1024). Defaults: pass bs =
-            min(maxio, 1m) in whole sectors, depth 6; file bs 512k, depth 1;
+            min(maxio, 1m) in whole sectors, depth 6; file bs 512k, depth 1
+            (depth=N on a regular file or block device input: N reads at once);
             -C 1; -t 60. Output files are not truncated unless ,trunc is given.
             Output to /dev/null is counted and discarded without write calls
             (as sg_dd and ddpt do). Pass devices whose transport can poll
@@ -182,6 +183,7 @@ struct Camdd: ParsableCommand {
             warn("\(error)")
             throw ExitCode(1)
         }
+        engine.summarizesLatency = reporting.json
         let progress = reporting.progress
         var progressShown = false
         let result: CopyResult
