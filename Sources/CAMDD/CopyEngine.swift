@@ -29,6 +29,12 @@ public struct CopyResult: Sendable, Equatable {
 /// own epoll loop over its device's completion descriptor and a mailbox eventfd for its peer,
 /// joined by in-order hand-over and zero-copy reblocking.
 ///
+/// Beyond camdd(8): an output that is /dev/null is a sink (its to-do 2: "a sink mode, so we do
+/// only reads with no writes"): the reader counts and recycles each block itself and no writer
+/// thread runs. A regular file or block device input with depth > 1 reads through a
+/// `FileReadPool`. Pass devices whose SIM can poll complete on the reader's and writer's own
+/// threads (`PassHandle.startPolling`).
+///
 /// Memory is fixed before the copy starts: the reader gets `depth_in + ceil(depth_out × bs_out
 /// / bs_in)` blocks of `bs_in` bytes (one more when neither size divides the other), the writer `depth_out + 1` requests with S/G lists
 /// sized for `bs_out`; nothing is allocated per request.
