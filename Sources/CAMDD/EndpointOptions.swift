@@ -13,7 +13,7 @@ public enum EndpointRole: String, Sendable, Equatable {
 
 /// One `-i` or `-o` argument list, as camdd(8)'s camdd_parse_io_opts reads it:
 /// `pass=DEV|file=PATH[,bs=N][,offset=N][,depth=N][,mcs=N][,debug=N]`, plus our flags
-/// `direct` (O_DIRECT) and `trunc` (truncate an output file).
+/// `direct` (O_DIRECT), `trunc` (truncate an output file) and `poll` (polled completion).
 public struct EndpointOptions: Sendable, Equatable {
     public var kind: EndpointKind
     /// The device specifier or path; "-" is stdin or stdout.
@@ -32,6 +32,9 @@ public struct EndpointOptions: Sendable, Equatable {
     public var direct = false
     /// Truncate an output file before writing (camdd(8) never truncates).
     public var truncate = false
+    /// Harvest a pass device's completions on camdd's own thread when its SIM can
+    /// (`PassHandle.startPolling`): `poll=0` hands them over from the SIM's thread instead.
+    public var poll = true
 
     public init(kind: EndpointKind, name: String) {
         self.kind = kind
@@ -39,7 +42,7 @@ public struct EndpointOptions: Sendable, Equatable {
     }
 
     /// The keys an argument list may hold, for messages.
-    public static let keys = "pass=, file=, bs=, offset=, depth=, mcs=, debug=, direct, trunc"
+    public static let keys = "pass=, file=, bs=, offset=, depth=, mcs=, debug=, direct, trunc, poll"
 
     /// Parses one `-i`/`-o` list. Empty fields (",,") are skipped as in camdd(8); everything
     /// else that is unknown or malformed is an error naming the field.
@@ -55,14 +58,18 @@ public struct EndpointOptions: Sendable, Equatable {
                 throw CAMDDError(.badArgument, "empty parameter name in \"\(text)\"")
             }
             switch key {
-            case "direct", "trunc", "truncate":
+            case "direct", "trunc", "truncate", "poll":
                 let on: Bool
                 switch value?.lowercased() {
                 case nil, "1", "yes", "on", "true": on = true
                 case "0", "no", "off", "false": on = false
                 default: throw CAMDDError(.badArgument, "\(key)=\(value!): expected \(key), \(key)=1 or \(key)=0")
                 }
-                if key == "direct" { result.direct = on } else { result.truncate = on }
+                switch key {
+                case "direct": result.direct = on
+                case "poll": result.poll = on
+                default: result.truncate = on
+                }
                 continue
             default:
                 break

@@ -84,11 +84,20 @@ final class Writer: @unchecked Sendable {
     }
 
     func run() {
+        // Completions go back to the SIM's threads once this thread no longer asks for them.
+        defer { endpoint.handle?.stopPolling() }
         let loop: EventLoop
         do {
             loop = try EventLoop()
             try loop.add(mailbox.descriptor, token: 0)
-            if let h = endpoint.handle { try loop.add(h.descriptor, token: 1) }
+            if let h = endpoint.handle {
+                try loop.add(h.descriptor, token: 1)
+                // Polled completion: the SIM's descriptors wake this thread, and `get` below
+                // takes the completions itself (no hand-over from a SIM thread).
+                if endpoint.options.poll, let fds = h.startPolling() {
+                    for fd in fds { try loop.add(fd, token: 2) }
+                }
+            }
         } catch {
             fail("camdd: \(error)")
             peer.postStop()

@@ -106,7 +106,7 @@ final class CompletionTimer: @unchecked Sendable {
             e.ccb.complete(status: status, scsiStatus: .good, residual: e.ccb.data.length)
             e.ccb.senseLength = 0
         }
-        e.bus.complete(e.ccb, direct: direct)
+        e.disk.polled.offer(e.ccb, bus: e.bus, direct: direct)
     }
 
     /// Takes out the entries `match` selects (removal, reset, abort); the caller completes them.

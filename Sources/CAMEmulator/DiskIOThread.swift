@@ -26,7 +26,7 @@ struct QueuedCommand {
         disk.lock.unlock()
         guard due != 0 else {
             // As the disk's timer would: on this thread, or through the XPT's workers.
-            bus.complete(ccb, direct: timer.direct)
+            disk.polled.offer(ccb, bus: bus, direct: timer.direct)
             return
         }
         let entry = TimedCompletion(due: due, sequence: 0, ccb: ccb, disk: disk, bus: bus, timedOut: false)
@@ -38,7 +38,7 @@ struct QueuedCommand {
         if due != 0 { disk.lock.withLock { disk.tasks -= 1 } }
         ccb.complete(status: status, scsiStatus: .good, residual: ccb.data.length)
         ccb.senseLength = 0
-        bus.complete(ccb, direct: true)
+        disk.polled.offer(ccb, bus: bus, direct: true)
     }
 }
 

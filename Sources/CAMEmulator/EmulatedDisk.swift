@@ -55,6 +55,8 @@ public final class EmulatedDisk: @unchecked Sendable {
     let maxTransferBlocks: UInt64
     /// Which completion timer takes this disk's delayed commands.
     let timerIndex: Int
+    /// Delayed completions while a pass handle polls the disk (its own lock).
+    let polled = PolledCompletions()
 
     // guarded by `lock`
     var started = true

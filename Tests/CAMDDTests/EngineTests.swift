@@ -57,6 +57,57 @@ struct EngineTests {
         #expect(out == data)
     }
 
+    @Test("output to /dev/null is discarded by the reader: every byte counted, no write command, no writer thread")
+    func nullOutput() throws {
+        let data = Support.data(3_000_000 + 123)
+        let dir = try TemporaryDirectory()
+        let src = try dir.write("src", data)
+        for bs in ["4k", "1m"] {
+            let e = try CopyEngine(
+                input: Endpoint.file(Self.options("file=\(src),bs=\(bs)"), role: .input),
+                output: Endpoint.file(Self.options("file=/dev/null,bs=\(bs)"), role: .output), report: { _ in })
+            #expect(e.output.isNullDevice)
+            let r = try e.run(signals: nil)
+            #expect(r.outcome == .completed)
+            #expect(r.statistics.input.bytes == UInt64(data.count))
+            #expect(r.statistics.output.bytes == UInt64(data.count))
+            #expect(r.statistics.output.commands == 0, "nothing is written to /dev/null")
+        }
+        // -m stops exactly; an ordinary character device is not mistaken for /dev/null.
+        let e = try CopyEngine(
+            input: Endpoint.file(Self.options("file=\(src),bs=64k"), role: .input),
+            output: Endpoint.file(Self.options("file=/dev/null"), role: .output), maxBytes: 1_000_001, report: { _ in })
+        #expect(try e.run(signals: nil).statistics.output.bytes == 1_000_001)
+        let zero = try Endpoint.file(Self.options("file=/dev/zero"), role: .output)
+        #expect(!zero.isNullDevice)
+    }
+
+    @Test("polled and handed-over completions copy the same bytes, with random latency", arguments: [true, false])
+    func polledCopy(poll: Bool) throws {
+        let data = Support.data(2_000_000)
+        let dir = try TemporaryDirectory()
+        let src = try dir.write("src", data)
+        let xpt = XPT(completionThreads: 2)
+        defer { xpt.shutdown() }
+        let h1 = try Self.disk("size=4m:latency=20us-300us", xpt: xpt)
+        let flag = poll ? "" : ",poll=0"
+        let a = try CopyEngine(
+            input: Endpoint.file(Self.options("file=\(src),bs=64k"), role: .input),
+            output: Endpoint.pass(h1, options: Self.options("pass=x,bs=16k,depth=16\(flag)"), role: .output),
+            report: { _ in })
+        #expect(try a.run(signals: nil).outcome == .completed)
+        #expect(!h1.isPolling, "the writer stops polling when it is done")
+        let h2 = try xpt.open(unit: h1.unit)
+        let b = try CopyEngine(
+            input: Endpoint.pass(h2, options: Self.options("pass=x,bs=48k,depth=7\(flag)"), role: .input),
+            output: Endpoint.file(Self.options("file=\(dir.file("dst")),bs=1m"), role: .output),
+            maxBytes: UInt64(data.count), report: { _ in })
+        let r = try b.run(signals: nil)
+        #expect(r.outcome == .completed)
+        #expect(r.statistics.output.bytes == UInt64(data.count))
+        #expect(try dir.read("dst") == data)
+    }
+
     @Test("completions out of order still reach the writer in order")
     func randomLatency() throws {
         let data = Support.data(3 << 20, seed: 7)

@@ -28,6 +28,8 @@ struct OptionsTests {
         #expect(o.minimumCommandSize == 10)
         #expect(o.direct)
         #expect(!o.truncate)
+        #expect(o.poll, "polled completion is on unless poll=0")
+        #expect(try !EndpointOptions.parse("pass=x,poll=0").poll)
         let f = try EndpointOptions.parse("file=-,,trunc")
         #expect(f.kind == .file && f.name == "-" && f.truncate && f.blockSize == nil)
     }
@@ -42,6 +44,7 @@ struct OptionsTests {
         ("file=x,mcs=7", "minimum cmd size"),
         ("file=", "Empty I/O parameter value"),
         ("file=x,direct=maybe", "direct=maybe"),
+        ("pass=x,poll=sometimes", "poll=sometimes"),
     ])
     func badLists(text: String, expected: String) {
         do {

@@ -1,10 +1,10 @@
 # Shared by the camdd-*.sh benchmarks: where camdd is, and best-of-N timing.
-# Build first: swift build -c release --product camdd
+# Build first: swift build -c release --static-swift-stdlib --product camdd
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CAMDD=${CAMDD:-$ROOT/.build/release/camdd}
 RUNS=${RUNS:-3}
-[ -x "$CAMDD" ] || { echo "no camdd at $CAMDD (swift build -c release --product camdd, or set CAMDD=)" >&2; exit 1; }
+[ -x "$CAMDD" ] || { echo "no camdd at $CAMDD (swift build -c release --static-swift-stdlib --product camdd, or set CAMDD=)" >&2; exit 1; }
 
 # best_seconds CMD...: the fastest of $RUNS runs, in seconds.
 best_seconds() {

@@ -3,7 +3,7 @@
 # 1 MiB and 4 KiB transfers with the same queue depth, then camdd's write throughput to the
 # same LUN. One private tgtd (scripts/tgt/tgt-harness), its backing file on tmpfs so that the
 # disk is not the limit; it is stopped at the end. Target: camdd >= iscsi-perf.
-#   swift build -c release --product camdd
+#   swift build -c release --static-swift-stdlib --product camdd
 #   DEPTH=16 SECONDS_PER_RUN=3 LUN_MB=1024 RUNS=3 scripts/bench/iscsi-read.sh
 # Prints MB/s (MB = 2^20) and IOPS of both, and camdd/iscsi-perf ratios (> 1: camdd faster).
 source "$(dirname "$0")/camdd-common.sh"

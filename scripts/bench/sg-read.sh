@@ -8,7 +8,7 @@
 # Rates are each tool's own timing of its copy (camdd "seconds elapsed", sg_dd/sgp_dd time=1),
 # so process start-up under the emulated CPU is left out; MB = 2^20. Best of RUNS, the tools
 # taking turns. Build first:
-#   swift build -c release --product camdd
+#   swift build -c release --static-swift-stdlib --product camdd
 #   SIZE_MB=512 BS_KB=64 DEPTHS="4 16" RUNS=3 NDELAY=0 scripts/bench/sg-read.sh
 # CAMDD=path picks another camdd; VM_ARGS adds run-in-vm options.
 set -euo pipefail
@@ -21,7 +21,7 @@ NDELAY=${NDELAY:-0}
 
 if [[ ${1:-} != --in-vm ]]; then
     CAMDD=$(realpath "${CAMDD:-$ROOT/.build/release/camdd}")
-    [[ -x $CAMDD ]] || { echo "no camdd at $CAMDD (swift build -c release --product camdd, or set CAMDD=)" >&2; exit 1; }
+    [[ -x $CAMDD ]] || { echo "no camdd at $CAMDD (swift build -c release --static-swift-stdlib --product camdd, or set CAMDD=)" >&2; exit 1; }
     # delay=0 with ndelay: scsi_debug completes each command ndelay ns later from a timer
     # (0: at once, in the submitting thread).
     # shellcheck disable=SC2086 # VM_ARGS is split on purpose
