@@ -234,7 +234,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     }
 
     private func startSCSI(_ ccb: CCB, on unit: SGUnit) {
-        guard let (slot, file, growReserve) = unit.claim(ccb, length: min(ccb.data.length, options.maxIO)) else {
+        guard let (slot, file, growReserve, mapped) = unit.claim(ccb, length: min(ccb.data.length, options.maxIO)) else {
             finish(ccb, unit.isRemoved ? .deviceNotThere : .resourceUnavailable)
             return
         }
@@ -259,6 +259,11 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
                 break
             case .buffer(let b):
                 request.setData(b, direction: direction)
+                if mapped {
+                    // The data is the descriptor's reserved buffer itself: no copy either way.
+                    request.header.dxferp = nil
+                    request.header.flags |= SGFlags.mmapIO.rawValue
+                }
             case .scatterGather(let list):
                 request.setData(segments: list.buffer, totalLength: list.totalLength, direction: direction)
             }
@@ -395,6 +400,51 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         }
         for t in threads { t.join() }
         for u in all { retire(u) }
+    }
+
+    // MARK: mapped buffers
+
+    /// `count` buffers of `size` bytes for I/O to the device at `path` with no copy between
+    /// the kernel and user memory: each is a new sg descriptor's reserved buffer, mapped
+    /// (mmap(2) of the descriptor, SG_FLAG_MMAP_IO). A CCB whose data is exactly one of them
+    /// (`.buffer` from its start, at most its size) goes to that descriptor, one at a time;
+    /// the kernel moves the data straight into (or out of) it. Anything else, or a second CCB
+    /// in the same buffer, goes the usual way, copied. sg3_utils' sgm_dd does the same.
+    ///
+    /// Call before `startPolling` (a polled device's descriptors are fixed). The memory stays
+    /// valid until the buffer goes, even after the device does. Costs `count` descriptors of
+    /// the unit's 64 and `size` bytes of kernel memory each, for as long as the buffers live.
+    public func mappedBuffers(at path: CAMPath, count: Int, size: Int) throws(LinuxSGError) -> [SGMappedBuffer] {
+        guard let unit = unit(at: path) else {
+            throw LinuxSGError(.deviceGone, "no sg device at \(path) on sg host \(host)")
+        }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = max(page, (size + page - 1) / page * page)
+        guard length <= options.maxIO else {
+            throw LinuxSGError(.invalidRequest, "\(unit.devicePath): a mapped buffer of \(size) bytes is over the SIM's maxio \(options.maxIO)")
+        }
+        var out: [SGMappedBuffer] = []
+        for _ in 0..<count {
+            let file = try SGFile(path: unit.devicePath, index: unit.nextFileIndex)
+            try file.sg.setReservedSize(length)
+            let got = try file.sg.reservedSize()
+            guard got >= length else {
+                throw LinuxSGError(.invalidRequest, "\(unit.devicePath): the sg driver gave a reserved buffer of \(got) bytes, not \(length)")
+            }
+            guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, file.sg.fd, 0), base != MAP_FAILED else {
+                throw LinuxSGError.system("mmap", errno, on: unit.devicePath)
+            }
+            let buffer = SGMappedBuffer(base: base, length: length, size: size)
+            guard let m = unit.addMapped(file, base: base, size: length) else {
+                throw LinuxSGError(.invalidRequest, "\(unit.devicePath): no mapped buffers while it is polled, removed, or has 64 descriptors")
+            }
+            buffer.route = (unit, m)
+            try poller.register(fd: file.sg.fd, device: unit.devicePath) { [weak self] event in
+                self?.handle(event, on: file, of: unit)
+            }
+            out.append(buffer)
+        }
+        return out
     }
 
     // MARK: polled completion

@@ -77,6 +77,8 @@ public struct SGFlags: OptionSet, Sendable {
     public static let queueAtTail = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_Q_AT_TAIL))
     /// SG_FLAG_Q_AT_HEAD: the head, explicitly.
     public static let queueAtHead = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_Q_AT_HEAD))
+    /// SG_FLAG_MMAP_IO: the data is the descriptor's mmap-ed reserved buffer (dxferp ignored).
+    public static let mmapIO = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_MMAP_IO))
     /// SG_FLAG_NO_DXFER: no copy between the kernel's buffers and user memory.
     public static let noDataTransfer = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_NO_DXFER))
 }

@@ -73,6 +73,13 @@ final class SGUnit: @unchecked Sendable {
 
     /// Commands each descriptor takes (at most the driver's 16).
     let perFile: Int
+    /// The descriptors opened for commands in general; those after them each serve one
+    /// mapped buffer (`addMapped`), one command at a time, with slots after the general ones.
+    let generalFiles: Int
+    /// Start address and size of each mapped descriptor's buffer, by index past
+    /// `generalFiles`; 0 once its owner let it go.
+    private var mappedBases: [UInt] = []
+    private var mappedSizes: [Int] = []
 
     init(info: SGDeviceInfo, descriptors: Int, commandsEach: Int) throws(LinuxSGError) {
         self.info = info
@@ -86,6 +93,7 @@ final class SGUnit: @unchecked Sendable {
             files.append(file)
         }
         self.files = files
+        generalFiles = files.count
         let n = files.count * perFile
         slots = [CCB?](repeating: nil, count: n)
         let per = perFile
@@ -99,18 +107,31 @@ final class SGUnit: @unchecked Sendable {
     /// `growReserve`: the descriptor is idle and its reserved buffer smaller than `length`, so
     /// the caller should ask for that size before starting the command (once per size: a
     /// failure or a smaller buffer is not retried).
-    func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?)? {
+    func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?, mapped: Bool)? {
         lock.lock()
         defer { lock.unlock() }
         guard !removed, !files.isEmpty else { return nil }
+        // Data in a mapped buffer whose descriptor is idle: that descriptor, mmap-ed I/O.
+        if !mappedBases.isEmpty, case .buffer(let b) = ccb.data, let base = b.baseAddress {
+            let address = UInt(bitPattern: base)
+            for m in mappedBases.indices where mappedBases[m] == address && b.count <= mappedSizes[m] {
+                let f = generalFiles + m
+                guard busy[f] == 0, let slot = freeByFile[f].popLast() else { break }
+                slots[Int(slot)] = ccb
+                outstanding += 1
+                busy[f] = 1
+                busyMask |= 1 << UInt64(f)
+                return (slot, files[f], nil, true)
+            }
+        }
         // The least busy descriptor, the first of equals: up to one command per descriptor
-        // each has a reserved buffer to itself.
-        // An idle one is the least busy: found at once, lowest first.
-        let idle = ~busyMask & (files.count == 64 ? ~0 : (1 << UInt64(files.count)) - 1)
+        // each has a reserved buffer to itself. An idle one is the least busy: found at once,
+        // lowest first.
+        let idle = ~busyMask & (generalFiles == 64 ? ~0 : (1 << UInt64(generalFiles)) - 1)
         var f = idle != 0 ? idle.trailingZeroBitCount : -1
         if f < 0 {
             var most = 0
-            for i in freeByFile.indices where freeByFile[i].count > most {
+            for i in 0..<generalFiles where freeByFile[i].count > most {
                 f = i
                 most = freeByFile[i].count
             }
@@ -125,7 +146,41 @@ final class SGUnit: @unchecked Sendable {
         }
         busy[f] += 1
         busyMask |= 1 << UInt64(f)
-        return (slot, files[f], grow)
+        return (slot, files[f], grow, false)
+    }
+
+    /// The descriptor of `slot`.
+    private func fileIndex(_ slot: Int32) -> Int {
+        let s = Int(slot)
+        let general = generalFiles * perFile
+        return s < general ? s / perFile : generalFiles + (s - general)
+    }
+
+    /// Adds a descriptor whose reserved buffer is mapped at `base` (`size` bytes): commands
+    /// whose data is exactly that buffer go to it with SG_FLAG_MMAP_IO. Its index past the
+    /// general descriptors, or nil when the unit is removed, polled (the pollers' descriptor
+    /// list is fixed) or has 64 descriptors.
+    func addMapped(_ file: SGFile, base: UnsafeMutableRawPointer, size: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !removed, !polled, !files.isEmpty, files.count < 64, file.index == files.count else { return nil }
+        let slot = Int32(slots.count)
+        files.append(file)
+        slots.append(nil)
+        freeByFile.append([slot])
+        busy.append(0)
+        reserved.append(size)
+        mappedBases.append(UInt(bitPattern: base))
+        mappedSizes.append(size)
+        return mappedBases.count - 1
+    }
+
+    /// The next descriptor index, for a descriptor about to be added.
+    var nextFileIndex: Int { lock.withLock { files.count } }
+
+    /// A mapped buffer's owner let it go: commands in that memory are no longer sent to it.
+    func forgetMapping(_ m: Int) {
+        lock.withLock { if m < mappedBases.count { mappedBases[m] = 0 } }
     }
 
     /// The descriptors now (none once a removed unit has drained).
@@ -154,7 +209,7 @@ final class SGUnit: @unchecked Sendable {
 
     private func freeSlotLocked(_ slot: Int32) {
         slots[Int(slot)] = nil
-        let f = Int(slot) / perFile
+        let f = fileIndex(slot)
         freeByFile[f].append(slot)
         outstanding -= 1
         busy[f] -= 1
@@ -168,7 +223,7 @@ final class SGUnit: @unchecked Sendable {
         defer { lock.unlock() }
         guard slot >= 0, Int(slot) < slots.count, let ccb = slots[Int(slot)], !abandoned else { return nil }
         freeSlotLocked(slot)
-        return (ccb, removed, busy[Int(slot) / perFile] == 0)
+        return (ccb, removed, busy[fileIndex(slot)] == 0)
     }
 
     /// The descriptors that have commands out, as a bit mask by index (`file(at:)`); 0 once
