@@ -412,8 +412,9 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     /// in the same buffer, goes the usual way, copied. sg3_utils' sgm_dd does the same.
     ///
     /// Call before `startPolling` (a polled device's descriptors are fixed). The memory stays
-    /// valid until the buffer goes, even after the device does. Costs `count` descriptors of
-    /// the unit's 64 and `size` bytes of kernel memory each, for as long as the buffers live.
+    /// valid until the buffer goes, even after the device does. Costs a descriptor and `size`
+    /// bytes of kernel memory each (up to 64 beyond the unit's general descriptors), which the
+    /// unit keeps and maps again for later buffers of that size or smaller.
     public func mappedBuffers(at path: CAMPath, count: Int, size: Int) throws(LinuxSGError) -> [SGMappedBuffer] {
         guard let unit = unit(at: path) else {
             throw LinuxSGError(.deviceGone, "no sg device at \(path) on sg host \(host)")
@@ -425,6 +426,18 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         }
         var out: [SGMappedBuffer] = []
         for _ in 0..<count {
+            // A descriptor whose mapped buffer was let go is mapped again.
+            if let (m, file, mappedSize) = unit.unusedMapping(size: length) {
+                guard let base = mmap(nil, mappedSize, PROT_READ | PROT_WRITE, MAP_SHARED, file.sg.fd, 0), base != MAP_FAILED else {
+                    unit.remap(m, base: nil)
+                    throw LinuxSGError.system("mmap", errno, on: unit.devicePath)
+                }
+                let buffer = SGMappedBuffer(base: base, length: mappedSize, size: size)
+                buffer.route = (unit, m)
+                unit.remap(m, base: base)
+                out.append(buffer)
+                continue
+            }
             let file = try SGFile(path: unit.devicePath, index: unit.nextFileIndex)
             try file.sg.setReservedSize(length)
             let got = try file.sg.reservedSize()
@@ -436,7 +449,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
             }
             let buffer = SGMappedBuffer(base: base, length: length, size: size)
             guard let m = unit.addMapped(file, base: base, size: length) else {
-                throw LinuxSGError(.invalidRequest, "\(unit.devicePath): no mapped buffers while it is polled, removed, or has 64 descriptors")
+                throw LinuxSGError(.invalidRequest, "\(unit.devicePath): no mapped buffers while it is polled or removed, or beyond 128 descriptors")
             }
             buffer.route = (unit, m)
             try poller.register(fd: file.sg.fd, device: unit.devicePath) { [weak self] event in
@@ -486,11 +499,9 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     @discardableResult
     public func poll(at path: CAMPath) -> Int {
         // Nothing out (or not polled): nothing to read, and nothing to lose.
-        guard let unit = unit(at: path), case var mask = unit.polledBusyFiles, mask != 0 else { return 0 }
+        guard let unit = unit(at: path), case var mask = unit.polledBusyFiles, !mask.isEmpty else { return 0 }
         var count = 0
-        while mask != 0 {
-            let i = mask.trailingZeroBitCount
-            mask &= mask - 1
+        while let i = mask.popFirst() {
             if let f = unit.file(at: i) { count += collect(f, of: unit) }
         }
         if count == 0 {

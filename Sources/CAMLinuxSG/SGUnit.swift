@@ -52,7 +52,8 @@ final class SGUnit: @unchecked Sendable {
     private var freeByFile: [[Int32]]
     /// Commands out on each descriptor, and a bit per descriptor that has any.
     private var busy: [Int]
-    private var busyMask: UInt64 = 0
+    /// Bit f of word f / 64: descriptors 0..<128 (64 general, the rest mapped).
+    private var busyMask: SGDescriptorMask = SGDescriptorMask()
     /// The reserved buffer size asked for on each descriptor (0: the driver's default).
     private var reserved: [Int]
     private(set) var outstanding = 0
@@ -120,14 +121,14 @@ final class SGUnit: @unchecked Sendable {
                 slots[Int(slot)] = ccb
                 outstanding += 1
                 busy[f] = 1
-                busyMask |= 1 << UInt64(f)
+                busyMask.insert(f)
                 return (slot, files[f], nil, true)
             }
         }
         // The least busy descriptor, the first of equals: up to one command per descriptor
         // each has a reserved buffer to itself. An idle one is the least busy: found at once,
         // lowest first.
-        let idle = ~busyMask & (generalFiles == 64 ? ~0 : (1 << UInt64(generalFiles)) - 1)
+        let idle = ~busyMask.low & (generalFiles == 64 ? ~0 : (1 << UInt64(generalFiles)) - 1)
         var f = idle != 0 ? idle.trailingZeroBitCount : -1
         if f < 0 {
             var most = 0
@@ -145,7 +146,7 @@ final class SGUnit: @unchecked Sendable {
             grow = length
         }
         busy[f] += 1
-        busyMask |= 1 << UInt64(f)
+        busyMask.insert(f)
         return (slot, files[f], grow, false)
     }
 
@@ -163,7 +164,7 @@ final class SGUnit: @unchecked Sendable {
     func addMapped(_ file: SGFile, base: UnsafeMutableRawPointer, size: Int) -> Int? {
         lock.lock()
         defer { lock.unlock() }
-        guard !removed, !polled, !files.isEmpty, files.count < 64, file.index == files.count else { return nil }
+        guard !removed, !polled, !files.isEmpty, files.count < SGDescriptorMask.capacity, file.index == files.count else { return nil }
         let slot = Int32(slots.count)
         files.append(file)
         slots.append(nil)
@@ -177,6 +178,25 @@ final class SGUnit: @unchecked Sendable {
 
     /// The next descriptor index, for a descriptor about to be added.
     var nextFileIndex: Int { lock.withLock { files.count } }
+
+    /// A mapped descriptor whose buffer was let go, with a reserved buffer of at least
+    /// `size` bytes: its index and descriptor, to map again (the driver fixes a descriptor's
+    /// reserved buffer once it is mapped).
+    func unusedMapping(size: Int) -> (index: Int, file: SGFile, size: Int)? {
+        lock.withLock {
+            guard !removed, !polled else { return nil }
+            for m in mappedBases.indices where mappedBases[m] == 0 && mappedSizes[m] >= size {
+                mappedBases[m] = 1 // taken; `remap` puts the address in
+                return (m, files[generalFiles + m], mappedSizes[m])
+            }
+            return nil
+        }
+    }
+
+    /// Routes mapped descriptor `m` to its new mapping at `base` (0: leaves it unused).
+    func remap(_ m: Int, base: UnsafeMutableRawPointer?) {
+        lock.withLock { mappedBases[m] = UInt(bitPattern: base) }
+    }
 
     /// A mapped buffer's owner let it go: commands in that memory are no longer sent to it.
     func forgetMapping(_ m: Int) {
@@ -213,7 +233,7 @@ final class SGUnit: @unchecked Sendable {
         freeByFile[f].append(slot)
         outstanding -= 1
         busy[f] -= 1
-        if busy[f] == 0 { busyMask &= ~(1 << UInt64(f)) }
+        if busy[f] == 0 { busyMask.remove(f) }
     }
 
     /// The command in `slot`, which completed; nil for a slot not in use (an abandoned one).
@@ -226,12 +246,9 @@ final class SGUnit: @unchecked Sendable {
         return (ccb, removed, busy[fileIndex(slot)] == 0)
     }
 
-    /// The descriptors that have commands out, as a bit mask by index (`file(at:)`); 0 once
-    /// the unit was given up on.
-    var busyFiles: UInt64 { lock.withLock { abandoned ? 0 : busyMask } }
-
-    /// `busyFiles` while polled, else 0: one lock for the polled path's first question.
-    var polledBusyFiles: UInt64 { lock.withLock { polled && !abandoned ? busyMask : 0 } }
+    /// The descriptors that have commands out (`file(at:)`) while polled; empty when not
+    /// polled or once the unit was given up on.
+    var polledBusyFiles: SGDescriptorMask { lock.withLock { polled && !abandoned ? busyMask : SGDescriptorMask() } }
 
     /// Descriptor `index`, while the unit has it.
     func file(at index: Int) -> SGFile? {
@@ -287,7 +304,7 @@ final class SGUnit: @unchecked Sendable {
         for i in slots.indices { slots[i] = nil }
         outstanding = 0
         for i in busy.indices { busy[i] = 0 }
-        busyMask = 0
+        busyMask = SGDescriptorMask()
         return left
     }
 
@@ -330,5 +347,37 @@ final class SGUnit: @unchecked Sendable {
             lastHangupCheck = now
             return true
         }
+    }
+}
+
+/// A set of a unit's descriptors by index, 0..<128, in two words.
+struct SGDescriptorMask: Sendable {
+    static let capacity = 128
+    var low: UInt64 = 0
+    var high: UInt64 = 0
+
+    var isEmpty: Bool { low | high == 0 }
+
+    mutating func insert(_ i: Int) {
+        if i < 64 { low |= 1 << UInt64(i) } else { high |= 1 << UInt64(i - 64) }
+    }
+
+    mutating func remove(_ i: Int) {
+        if i < 64 { low &= ~(1 << UInt64(i)) } else { high &= ~(1 << UInt64(i - 64)) }
+    }
+
+    /// Takes the lowest member out and returns it; nil when empty.
+    mutating func popFirst() -> Int? {
+        if low != 0 {
+            let i = low.trailingZeroBitCount
+            low &= low - 1
+            return i
+        }
+        if high != 0 {
+            let i = high.trailingZeroBitCount
+            high &= high - 1
+            return 64 + i
+        }
+        return nil
     }
 }
