@@ -72,6 +72,9 @@ for run in $(seq "$RUNS"); do
     echo "run $run of $RUNS" >&2
     note camdd1 "$(camdd_rate 1)"
     note sg_dd "$(sg3_rate sg_dd if="$dev" of=/dev/null bs=512 bpt=$bpt time=1)"
+    # For reference only: sgm_dd, sg_dd through the driver's mmap-ed reserved buffer (no copy
+    # to user memory), one command at a time.
+    note sgm_dd "$(sg3_rate sgm_dd if="$dev" of=/dev/null bs=512 bpt=$bpt time=1)"
     for d in $DEPTHS; do
         note "camdd$d" "$(camdd_rate "$d")"
         # sgp_dd's threads share one sg descriptor, which takes 16 commands (EDOM beyond).
@@ -87,5 +90,6 @@ for d in $DEPTHS; do
     printf '%-8s %10s %10s %10s %14s %14s\n' "$d" "${R[camdd$d]}" "${R[sg_dd]}" "${R[sgp$d]}" \
         "$(ratio "${R[camdd$d]}" "${R[sg_dd]}")" "$(ratio "${R[camdd$d]}" "${R[sgp$d]}")"
 done
+echo "sgm_dd (mmap-ed, no copy to user memory, for reference): ${R[sgm_dd]}"
 echo "(sg_dd is one command at a time, so it stands against every depth; sgp_dd thr=N against depth N,"
 echo " thr=16 above 16: its threads share one sg descriptor, which takes 16 commands)"
