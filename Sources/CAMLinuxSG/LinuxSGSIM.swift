@@ -25,6 +25,8 @@ import SCSI
 ///   the SIM's epoll thread and the application's threads read them (`poll(at:)`), so a
 ///   command's completion needs no thread hand-over, and with a device that completes at once
 ///   (scsi_debug with no delay) no sleep at all: write, then read.
+/// - Mapped buffers (`mappedBuffers`): memory that is an sg descriptor's mmap-ed reserved
+///   buffer, so data moves between the device and it with no copy to or from user memory.
 public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     // @unchecked: `units`, `bus` and `helpers` are guarded by `lock`; the rest is set in init.
 

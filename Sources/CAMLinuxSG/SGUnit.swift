@@ -107,7 +107,8 @@ final class SGUnit: @unchecked Sendable {
     /// nil when the unit is removed or (never, with the XPT counting slots) full.
     /// `growReserve`: the descriptor is idle and its reserved buffer smaller than `length`, so
     /// the caller should ask for that size before starting the command (once per size: a
-    /// failure or a smaller buffer is not retried).
+    /// failure or a smaller buffer is not retried). `mapped`: the data is the descriptor's own
+    /// mapped reserved buffer, to start with SG_FLAG_MMAP_IO.
     func claim(_ ccb: CCB, length: Int) -> (slot: Int32, file: SGFile, growReserve: Int?, mapped: Bool)? {
         lock.lock()
         defer { lock.unlock() }
