@@ -54,7 +54,7 @@ final class SGUnit: @unchecked Sendable {
     private var busy: [Int]
     /// Bit f of word f / 64: descriptors 0..<128 (64 general, the rest mapped).
     private var busyMask: SGDescriptorMask = SGDescriptorMask()
-    /// The reserved buffer size asked for on each descriptor (0: the driver's default).
+    /// The reserved buffer size each descriptor has or was asked for.
     private var reserved: [Int]
     private(set) var outstanding = 0
     /// The device went away (POLLHUP, ENODEV): start refuses, completions say not there.
@@ -86,12 +86,15 @@ final class SGUnit: @unchecked Sendable {
         self.info = info
         perFile = min(SGDescriptor.maxOutstanding, max(1, commandsEach))
         var files: [SGFile] = []
+        var initialReserve: [Int] = []
         for i in 0..<min(64, max(1, descriptors)) {
             let file = try SGFile(path: info.devicePath, index: i)
             // The driver gives each descriptor a 32 KiB reserved buffer at open; a unit's
             // grow to what its commands move (`claim`), so they start at the least (a page).
             try? file.sg.setReservedSize(0)
             files.append(file)
+            // What the driver gave (a page), so a command that fits asks for nothing.
+            initialReserve.append((try? file.sg.reservedSize()) ?? 0)
         }
         self.files = files
         generalFiles = files.count
@@ -100,7 +103,7 @@ final class SGUnit: @unchecked Sendable {
         let per = perFile
         freeByFile = (0..<files.count).map { f in (0..<per).reversed().map { Int32(f * per + $0) } }
         busy = [Int](repeating: 0, count: files.count)
-        reserved = [Int](repeating: 0, count: files.count)
+        reserved = initialReserve
     }
 
     /// Takes a slot for `ccb`, which moves `length` bytes, and the descriptor it belongs to;

@@ -209,9 +209,11 @@ extension OnSCSIDebug {
         // The abandoned commands' buffers must outlive them: the kernel fills them when the
         // SIM collects, after the close.
         let buffers = (0..<100).map { _ in TestBuffer(4096) }
-        try SCSIDebug.withKnobs(["random": "0", "ndelay": "30000000"]) {
+        try SCSIDebug.withKnobs(["random": "0", "ndelay": "300000000"]) {
             let h = try xpt.open(unit: device.unit)
-            // 100 reads of 30 ms: 64 reach the kernel (the SIM's slots), 36 wait in CAM.
+            // 100 reads of 300 ms: 64 reach the kernel (the SIM's slots), 36 wait in CAM. (None
+            // may finish before all are queued, which under TSan and an emulated CPU takes
+            // longer than 30 ms.)
             for i in 0..<100 {
                 try h.queue(CCB(cdb: Self.rw10(lba: UInt64(i) * 8, blocks: 8), data: .buffer(buffers[i].bytes),
                                 direction: .in, cookie: UInt64(i)))
