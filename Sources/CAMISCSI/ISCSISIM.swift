@@ -252,3 +252,26 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         bus.complete(ccb)
     }
 }
+
+// MARK: polled completion
+
+extension ISCSISIM: CAMPollingSIM {
+    /// Polling a LUN hands its target's session to the polling thread while it is logged in
+    /// (`ISCSISession.startPolling`): commands go out and come back on that thread. The
+    /// descriptor is the session's poll set, the same for every LUN of the target.
+    public func startPolling(at path: CAMPath) -> [Int32]? {
+        guard let s = lock.withLock({ sessions[path.target] }), let fd = s.startPolling(lun: path.lun) else {
+            return nil
+        }
+        return [fd]
+    }
+
+    public func stopPolling(at path: CAMPath) {
+        lock.withLock { sessions[path.target] }?.stopPolling(lun: path.lun)
+    }
+
+    @discardableResult
+    public func poll(at path: CAMPath) -> Int {
+        lock.withLock { sessions[path.target] }?.poll() ?? 0
+    }
+}
