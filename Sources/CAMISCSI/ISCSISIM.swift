@@ -24,14 +24,17 @@ import SCSI
 /// - LOGICAL UNIT NOT SUPPORTED (05/25/00) from a LUN that was there: the device is lost.
 /// - SIM shut down: CAM_DEV_NOT_THERE.
 public final class ISCSISIM: CAMSIM, @unchecked Sendable {
-    // @unchecked: `bus`, `targets` and `sessions` are guarded by `lock`; the rest is set in init.
+    // @unchecked: `targets` and `sessions` are guarded by `lock`; the rest is set in init.
     public let url: ISCSIURL
     public let options: ISCSISession.Options
     /// Largest transfer of one CCB.
     public let maxIO: Int
 
     private let lock = CAMLock()
-    private var bus: CAMBus?
+    /// The bus, for completions. Sessions hold it rather than the SIM: no reference cycle and
+    /// no weak reference (a weakly referenced object pays for every retain and release, and
+    /// each completion would take a few).
+    private let link = ISCSIBusLink()
     private var targets: [String] = []
     private var sessions: [Int: ISCSISession] = [:]
     private var shutDown = false
@@ -63,7 +66,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     }
 
     public func attached(to bus: CAMBus) {
-        lock.withLock { self.bus = bus }
+        link.set(bus)
     }
 
     public func discover() throws(CAMError) -> [SIMTarget] {
@@ -104,7 +107,8 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         let target = url.with(target: name, lun: url.lun ?? 0)
         let s: ISCSISession
         do {
-            s = try ISCSISession(url: target, options: options) { [weak self] c in self?.completed(c, target: number) }
+            let link = self.link
+            s = try ISCSISession(url: target, options: options) { c in ISCSISIM.completed(c, target: number, link: link) }
         } catch {
             throw CAMError(error.code == .connectFailed ? .noSuchDevice : .simFailure, error.message)
         }
@@ -124,7 +128,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
 
     public func start(_ ccb: CCB, at path: CAMPath) {
         let s = lock.withLock { sessions[path.target] }
-        guard let s, let bus = lock.withLock({ bus }) else {
+        guard let s, let bus = link.bus else {
             finish(ccb, .deviceNotThere, "no iSCSI session for target \(path.target)")
             return
         }
@@ -208,11 +212,11 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     private func finish(_ ccb: CCB, _ status: CAMStatus, _ text: String) {
         ccb.complete(status: status, residual: ccb.data.length)
         ccb.transportDetail = TransportDetail(text: ISCSISecrets.redact(text))
-        lock.withLock { bus }?.complete(ccb)
+        link.bus?.complete(ccb)
     }
 
-    private func completed(_ c: ISCSICompletion, target: Int) {
-        guard let ccb = c.context as? CCB, let bus = lock.withLock({ bus }) else { return }
+    private static func completed(_ c: ISCSICompletion, target: Int, link: ISCSIBusLink) {
+        guard let ccb = c.context as? CCB, let bus = link.bus else { return }
         let length = ccb.data.length
         var lost = false
         switch c.outcome {
@@ -274,4 +278,15 @@ extension ISCSISIM: CAMPollingSIM {
     public func poll(at path: CAMPath) -> Int {
         lock.withLock { sessions[path.target] }?.poll() ?? 0
     }
+}
+
+/// The bus an iSCSI SIM is attached to, shared by the SIM and its sessions' completion handlers.
+final class ISCSIBusLink: @unchecked Sendable {
+    // @unchecked: `current` is guarded by `lock`.
+    private let lock = CAMLock()
+    private var current: CAMBus?
+
+    func set(_ bus: CAMBus) { lock.withLock { current = bus } }
+
+    var bus: CAMBus? { lock.withLock { current } }
 }

@@ -87,8 +87,10 @@ public final class ISCSISession: @unchecked Sendable {
     private var sharedDriverBusy = false
     private var sharedDriverWaiters = 0
     private let driverFree = CAMCondition()
-    /// Some LUN is polled: submitters drive the context themselves.
+    /// Some LUN is polled: `poll` may drive the context.
     private var sharedPolling = false
+    /// The polled LUNs: their submitters drive the context themselves.
+    private var sharedPolledLUNs: [UInt64] = []
     /// The driver's thread (pthread_t), 0 when none: a handler that submits or stops polling on
     /// the driver's own thread must not wait for the role it holds.
     private let driverThread = Atomic<UInt>(0)
@@ -111,8 +113,9 @@ public final class ISCSISession: @unchecked Sendable {
     private var taken: [Int32]
     private var takenAborts: [(Int32, UInt32)]
     private var nextSweep: UInt64 = 0
-    /// LUNs being polled (driver).
-    private var polledLUNs: Set<UInt64> = []
+    /// LUNs being polled (driver). An array: one or two at most in practice, and looked up
+    /// for every command.
+    private var polledLUNs: [UInt64] = []
     /// The epoll set pollers watch (`startPolling`): the socket while logged in and polled.
     /// Made on the first `startPolling`, closed with the session.
     private var pollSet: Int32 = -1
@@ -238,12 +241,13 @@ public final class ISCSISession: @unchecked Sendable {
 
         // The slot is ours alone until it is on the submitted list.
         let slot = slots[Int(index)]
-        slot.fill(request, now: camMonotonicNanoseconds())
+        // The coarse clock: a deadline at most a tick (4 ms) early, checked every 100 ms.
+        slot.fill(request, now: camiscsi_coarse_nanoseconds())
 
         lock.lock()
         slot.sharedContextIdentity = request.context.map(ObjectIdentifier.init)
         sharedSubmitted.append(index)
-        if sharedPolling {
+        if sharedPolling && sharedPolledLUNs.contains(request.lun) {
             // Polled: issue on this thread. When the role is taken, its holder issues this
             // before it lets go (`releaseRole`), so nobody is woken either way.
             if sharedDriverBusy {
@@ -365,12 +369,15 @@ public final class ISCSISession: @unchecked Sendable {
         if pollSet < 0 { pollSet = camiscsi_epoll_create() }
         let fd = pollSet
         let stopping = lock.withLock { () -> Bool in
-            if !sharedStopping && fd >= 0 { sharedPolling = true }
+            if !sharedStopping && fd >= 0 {
+                sharedPolling = true
+                if !sharedPolledLUNs.contains(lun) { sharedPolledLUNs.append(lun) }
+            }
             return sharedStopping
         }
         if !stopping && fd >= 0 {
-            polledLUNs.insert(lun)
-            lastPoll.store(camMonotonicNanoseconds(), ordering: .relaxed)
+            if !polledLUNs.contains(lun) { polledLUNs.append(lun) }
+            lastPoll.store(camiscsi_coarse_nanoseconds(), ordering: .relaxed)
         }
         if !inline { releaseRole() }
         // The service thread leaves the socket alone from its next turn.
@@ -383,9 +390,12 @@ public final class ISCSISession: @unchecked Sendable {
     public func stopPolling(lun: UInt64) {
         let inline = isDriverThread
         if !inline { acquireRole() }
-        polledLUNs.remove(lun)
+        polledLUNs.removeAll { $0 == lun }
         let none = polledLUNs.isEmpty
-        if none { lock.withLock { sharedPolling = false } }
+        lock.withLock {
+            sharedPolledLUNs.removeAll { $0 == lun }
+            if none { sharedPolling = false }
+        }
         if !inline { releaseRole() }
         signalThread()
     }
@@ -397,7 +407,7 @@ public final class ISCSISession: @unchecked Sendable {
     /// Returns how many requests completed.
     @discardableResult
     public func poll() -> Int {
-        lastPoll.store(camMonotonicNanoseconds(), ordering: .relaxed)
+        lastPoll.store(camiscsi_coarse_nanoseconds(), ordering: .relaxed)
         lock.lock()
         if !sharedPolling || sharedDriverBusy {
             lock.unlock()
@@ -516,7 +526,7 @@ public final class ISCSISession: @unchecked Sendable {
             var timeout: Int32 = 1_000
             if let c = ctx, link != .down {
                 let polled = !polledLUNs.isEmpty && link == .up
-                let quiet = now &- lastPoll.load(ordering: .relaxed) > 200_000_000
+                let quiet = camiscsi_coarse_nanoseconds() &- lastPoll.load(ordering: .relaxed) > 200_000_000
                 if !polled || unpolledIssued > 0 || quiet {
                     let events = iscsi_which_events(c)
                     let fd = iscsi_get_fd(c)
@@ -931,8 +941,10 @@ public final class ISCSISession: @unchecked Sendable {
         guard slot.state != .free else { return }
         if slot.state == .issued && slot.unpolled { unpolledIssued -= 1 }
         completions += 1
+        // Moved out of the slot, not copied: one retain and release fewer per command.
+        let context = slot.context.take()
         let completion = ISCSICompletion(
-            tag: slot.tag, context: slot.context, lun: slot.lun, kind: slot.kind, outcome: outcome,
+            tag: slot.tag, context: context, lun: slot.lun, kind: slot.kind, outcome: outcome,
             scsiStatus: outcome == .status ? scsiStatus : .good, sense: sense,
             residual: residual ?? slot.length, overflow: overflow, length: slot.length,
             detail: detail.map(ISCSISecrets.redact))

@@ -5,6 +5,8 @@
 #include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <errno.h>
+#include <time.h>
+#include <stdint.h>
 
 // Swift's Glibc module does not bring in <sys/eventfd.h>; the session's service thread is woken
 // through one.
@@ -30,6 +32,15 @@ static inline int camiscsi_epoll_watch(int epfd, int fd, int add, int out) {
 static inline int camiscsi_epoll_forget(int epfd, int fd) {
     struct epoll_event ev = {0};
     return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+// CLOCK_MONOTONIC_COARSE: the kernel's last tick (a few ms old), read without the time source.
+// For command deadlines, checked every 100 ms anyway, and the pollers' last-seen stamp: on a
+// virtual machine the precise clock costs tens of nanoseconds per command on the I/O path.
+static inline uint64_t camiscsi_coarse_nanoseconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 // libiscsi hands this array to writev/readv as it is.
