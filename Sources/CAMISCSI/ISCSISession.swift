@@ -416,19 +416,22 @@ public final class ISCSISession: @unchecked Sendable {
         takeRoleLocked()
         lock.unlock()
         if link == .up, let c = ctx {
-            // Read whatever is there (EAGAIN when nothing: one call, as a poll(2) would be)
-            // and write what is queued.
-            var events = Int32(POLLIN)
-            if iscsi_which_events(c) & Int32(POLLOUT) != 0 { events |= Int32(POLLOUT) }
-            service(c, revents: events)
+            // Read whatever is there (EAGAIN when nothing: one call, as a poll(2) would be);
+            // what is queued goes out in `releaseRole`.
+            service(c, revents: Int32(POLLIN))
         }
         return releaseRole()
     }
 
-    /// Sends what libiscsi has queued, as far as the socket takes it.
+    /// Sends what libiscsi has queued, as far as the socket takes it. Several PDUs go out
+    /// corked (TCP_CORK), as one segment rather than one each: libiscsi writes one PDU per
+    /// send(2), and on loopback every segment costs the target a wake-up and a read.
     private func flushOutput() {
         guard link == .up, let c = ctx, iscsi_which_events(c) & Int32(POLLOUT) != 0 else { return }
+        let fd = iscsi_get_fd(c)
+        let cork = fd >= 0 && iscsi_out_queue_length(c) > 1 && camiscsi_set_cork(fd, 1) == 0
         service(c, revents: Int32(POLLOUT))
+        if cork && ctx == c { _ = camiscsi_set_cork(fd, 0) }
     }
 
     /// One `iscsi_service` call, and what it says about the link.

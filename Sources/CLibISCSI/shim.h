@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <time.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 // Swift's Glibc module does not bring in <sys/eventfd.h>; the session's service thread is woken
 // through one.
@@ -41,6 +44,11 @@ static inline uint64_t camiscsi_coarse_nanoseconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+// TCP_CORK on or off: PDUs written while corked leave as full segments when it is taken off.
+static inline int camiscsi_set_cork(int fd, int on) {
+    return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
 // libiscsi hands this array to writev/readv as it is.
