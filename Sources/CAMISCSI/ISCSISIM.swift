@@ -4,6 +4,7 @@ import Glibc
 import CAM
 import CLibISCSI
 import SCSI
+import Synchronization
 
 /// The iSCSI SIM: LUNs on iSCSI targets through libiscsi, with no kernel initiator.
 ///
@@ -23,6 +24,14 @@ import SCSI
 /// - target away longer than the reconnect window: CAM_SEL_TIMEOUT;
 /// - LOGICAL UNIT NOT SUPPORTED (05/25/00) from a LUN that was there: the device is lost.
 /// - SIM shut down: CAM_DEV_NOT_THERE.
+///
+/// Polled completion (`CAMPollingSIM`, CAM's `sim_poll`): while a handle polls a LUN, the
+/// session's libiscsi context is driven by the polling thread itself whenever the session is
+/// logged in: commands for that LUN are queued into libiscsi on the queuing thread and sent,
+/// several PDUs in one TCP segment, at the next `poll`, which also reads the answers and
+/// completes the CCBs on that thread. No thread hand-over and no eventfd per command, as in a
+/// single-threaded libiscsi program. Logging in again, the reconnect window and time-outs stay
+/// with the session's service thread; see `ISCSISession`.
 public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     // @unchecked: `targets` and `sessions` are guarded by `lock`; the rest is set in init.
     public let url: ISCSIURL
@@ -36,7 +45,8 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     /// each completion would take a few).
     private let link = ISCSIBusLink()
     private var targets: [String] = []
-    private var sessions: [Int: ISCSISession] = [:]
+    /// By target number (an array: looked up for every command and every poll).
+    private var sessions: [ISCSISession?] = []
     private var shutDown = false
 
     /// A bus for `url`: one LUN when it names a target, a discovery bus when it is a portal.
@@ -103,7 +113,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
 
     /// The session of target `number`, logging in when there is none.
     private func session(for number: Int, name: String) throws(CAMError) -> ISCSISession {
-        if let s = lock.withLock({ sessions[number] }) { return s }
+        if let s = session(at: number) { return s }
         let target = url.with(target: name, lun: url.lun ?? 0)
         let s: ISCSISession
         do {
@@ -114,7 +124,8 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         }
         let kept: ISCSISession? = lock.withLock {
             if shutDown { return nil }
-            if let other = sessions[number] { return other }
+            if let other = sessionLocked(number) { return other }
+            while sessions.count <= number { sessions.append(nil) }
             sessions[number] = s
             return s
         }
@@ -126,9 +137,18 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         return kept
     }
 
+    private func sessionLocked(_ target: Int) -> ISCSISession? {
+        target >= 0 && target < sessions.count ? sessions[target] : nil
+    }
+
+    private func session(at target: Int) -> ISCSISession? {
+        lock.lock()
+        defer { lock.unlock() }
+        return sessionLocked(target)
+    }
+
     public func start(_ ccb: CCB, at path: CAMPath) {
-        let s = lock.withLock { sessions[path.target] }
-        guard let s, let bus = link.bus else {
+        guard let s = session(at: path.target), let bus = link.bus else {
             finish(ccb, .deviceNotThere, "no iSCSI session for target \(path.target)")
             return
         }
@@ -186,7 +206,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     }
 
     public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
-        guard let s = lock.withLock({ sessions[path.target] }) else { return false }
+        guard let s = session(at: path.target) else { return false }
         return s.abort(context: ccb)
     }
 
@@ -199,7 +219,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     public func shutdown() {
         let all: [ISCSISession] = lock.withLock {
             shutDown = true
-            let list = Array(sessions.values)
+            let list = sessions.compactMap { $0 }
             sessions.removeAll()
             return list
         }
@@ -264,29 +284,29 @@ extension ISCSISIM: CAMPollingSIM {
     /// (`ISCSISession.startPolling`): commands go out and come back on that thread. The
     /// descriptor is the session's poll set, the same for every LUN of the target.
     public func startPolling(at path: CAMPath) -> [Int32]? {
-        guard let s = lock.withLock({ sessions[path.target] }), let fd = s.startPolling(lun: path.lun) else {
+        guard let s = session(at: path.target), let fd = s.startPolling(lun: path.lun) else {
             return nil
         }
         return [fd]
     }
 
     public func stopPolling(at path: CAMPath) {
-        lock.withLock { sessions[path.target] }?.stopPolling(lun: path.lun)
+        session(at: path.target)?.stopPolling(lun: path.lun)
     }
 
     @discardableResult
     public func poll(at path: CAMPath) -> Int {
-        lock.withLock { sessions[path.target] }?.poll() ?? 0
+        session(at: path.target)?.poll() ?? 0
     }
 }
 
 /// The bus an iSCSI SIM is attached to, shared by the SIM and its sessions' completion handlers.
-final class ISCSIBusLink: @unchecked Sendable {
-    // @unchecked: `current` is guarded by `lock`.
-    private let lock = CAMLock()
-    private var current: CAMBus?
+/// Set once, when the SIM is attached, and read for every command without a lock.
+final class ISCSIBusLink: Sendable {
+    private let current = AtomicLazyReference<CAMBus>()
 
-    func set(_ bus: CAMBus) { lock.withLock { current = bus } }
+    /// The first bus stays: a SIM is attached to one bus.
+    func set(_ bus: CAMBus) { _ = current.storeIfNil(bus) }
 
-    var bus: CAMBus? { lock.withLock { current } }
+    var bus: CAMBus? { current.load() }
 }

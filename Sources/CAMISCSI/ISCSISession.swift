@@ -42,6 +42,8 @@ import Synchronization
 /// with no thread wake-up in between, as a single-threaded libiscsi program (iscsi-perf) does.
 /// Only a logged-in link is driven that way: logging in, reconnecting, the reconnect window and
 /// time-outs stay with the service thread, which keeps waking every 100 ms while pollers run.
+/// What a caller sees across a lost connection does not change with polling: the commands out
+/// end as `.connectionLost` (on whichever thread noticed), later ones wait for the new login.
 public final class ISCSISession: @unchecked Sendable {
     // @unchecked: `shared*` fields are guarded by `lock`; `ctx`, `link`, the waiting list, the
     // poll set and every slot field while a slot is owned by the driver are touched only by the
@@ -245,6 +247,13 @@ public final class ISCSISession: @unchecked Sendable {
         slot.fill(request, now: camiscsi_coarse_nanoseconds())
 
         lock.lock()
+        if sharedStopping {
+            // Closed meanwhile: the service thread may be gone, nobody would take it.
+            slot.reset()
+            sharedFree.append(index)
+            lock.unlock()
+            throw ISCSIError(.closed, "\(url): the session is closed")
+        }
         slot.sharedContextIdentity = request.context.map(ObjectIdentifier.init)
         sharedSubmitted.append(index)
         if sharedPolling && sharedPolledLUNs.contains(request.lun) {

@@ -163,9 +163,9 @@ final class ISCSIToolTests {
     }
 
     /// camdd polls iSCSI LUNs by default; `poll=0` takes the service thread's hand-over. Both
-    /// directions, with a pass device on each side (LUN 2 to LUN 1 of the same session, one
-    /// side polled and the other not).
-    @Test(arguments: [("poll=0", "poll=0"), ("poll=1", "poll=0"), ("poll=0", "poll=1")])
+    /// directions, with a pass device on each side (LUN 2 to LUN 1 of the same session: one
+    /// side polled and the other not, or both, two threads taking turns at one session).
+    @Test(arguments: [("poll=0", "poll=0"), ("poll=1", "poll=0"), ("poll=0", "poll=1"), ("poll=1", "poll=1")])
     func camddRoundTripPolledAndNot(inPoll: String, outPoll: String) throws {
         let size = 3 << 20 + 4 << 10
         let src = try makeFile("src-\(inPoll)-\(outPoll)", count: size, seed: 71)
