@@ -18,6 +18,8 @@ final class Block: @unchecked Sendable {
     var length = 0
     /// When the read started, for file latency.
     var startedAt: UInt64 = 0
+    /// errno of a failed file read (FileReadPool), 0 if none.
+    var readError: Int32 = 0
     // writer's
     /// Slices of this block in write requests not yet completed.
     var outstandingSlices = 0

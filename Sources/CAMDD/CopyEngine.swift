@@ -29,6 +29,12 @@ public struct CopyResult: Sendable, Equatable {
 /// own epoll loop over its device's completion descriptor and a mailbox eventfd for its peer,
 /// joined by in-order hand-over and zero-copy reblocking.
 ///
+/// Beyond camdd(8): an output that is /dev/null is a sink (its to-do 2: "a sink mode, so we do
+/// only reads with no writes"): the reader counts and recycles each block itself and no writer
+/// thread runs. A regular file or block device input with depth > 1 reads through a
+/// `FileReadPool`. Pass devices whose SIM can poll complete on the reader's and writer's own
+/// threads (`PassHandle.startPolling`).
+///
 /// Memory is fixed before the copy starts: the reader gets `depth_in + ceil(depth_out × bs_out
 /// / bs_in)` blocks of `bs_in` bytes (one more when neither size divides the other), the writer `depth_out + 1` requests with S/G lists
 /// sized for `bs_out`; nothing is allocated per request.
@@ -56,6 +62,10 @@ public final class CopyEngine: @unchecked Sendable {
     private let startTime = Atomic<UInt64>(0)
     private let stopRequested = Atomic<Bool>(false)
     private var endTime: UInt64 = 0
+    /// Whether the final statistics carry latency percentiles (`EndpointStatistics.latency`).
+    /// Summing up the histograms costs about a millisecond; a tool that prints no latency
+    /// (camdd without --json) turns it off.
+    public var summarizesLatency = true
 
     /// Writes a line to standard error.
     public static let standardError: @Sendable (String) -> Void = { line in
@@ -114,7 +124,8 @@ public final class CopyEngine: @unchecked Sendable {
         // Spinning for the peer pays only when both sides are files: then the next hand-over is
         // microseconds away. A file side waiting on a device sleeps, leaving the CPU to the
         // device side's completions (on 2 cores the spin cost an iSCSI read 10-25%).
-        let spin: UInt64 = input.handle == nil && output.handle == nil ? 50_000 : 0
+        // (Not when the output is /dev/null: there is no writer to post anything.)
+        let spin: UInt64 = input.handle == nil && output.handle == nil && !output.isNullDevice ? 50_000 : 0
         // Output to /dev/null: the reader discards each block as it would hand it over, and
         // there is no writer thread (no hand-over, no write calls; sg_dd and ddpt do the same).
         discards = output.isNullDevice
@@ -170,8 +181,8 @@ public final class CopyEngine: @unchecked Sendable {
     public func wait() -> CopyResult {
         for t in threads { t.join() }
         if endTime == 0 { endTime = camMonotonicNanoseconds() }
-        let stats = CopyStatistics(input: inputCounters.snapshot(of: input, final: true),
-                                   output: outputCounters.snapshot(of: output, final: true),
+        let stats = CopyStatistics(input: inputCounters.snapshot(of: input, final: true, latency: summarizesLatency),
+                                   output: outputCounters.snapshot(of: output, final: true, latency: summarizesLatency),
                                    elapsedNanoseconds: endTime &- startTime.load(ordering: .relaxed))
         let error = reader.failure ?? writer.failure
         let outcome: CopyOutcome

@@ -209,12 +209,16 @@ public final class Endpoint: @unchecked Sendable {
     public static func file(_ options: EndpointOptions, role: EndpointRole) throws(CAMDDError) -> Endpoint {
         let name = options.name
         var warnings: [String] = []
+        // depth= is kept for reads of regular files and block devices (FileReadPool), and
+        // ignored with FreeBSD's warning everywhere else (below, once the type is known).
+        var depthWarning: String?
         if let d = options.depth, d != 1 {
-            warnings.append("Queue depth \(d) for \(name) ignored, only 1 outstanding command supported")
+            depthWarning = "Queue depth \(d) for \(name) ignored, only 1 outstanding command supported"
         }
         let blockSize = Int(options.blockSize ?? UInt64(fileDefaultBlockSize))
 
         if name == "-" {
+            if let depthWarning { warnings.append(depthWarning) }
             if options.offset != 0 {
                 throw CAMDDError(.unsupported, "Offset \(options.offset) specified for -, but we cannot seek on standard \(role == .input ? "input" : "output")")
             }
@@ -320,12 +324,20 @@ public final class Endpoint: @unchecked Sendable {
                 throw CAMDDError(.unsupported, "cannot turn on O_DIRECT for \(name): \(errnoText(e))", errno: e)
             }
         }
+        var depth = 1
+        if let d = options.depth, d != 1 {
+            if role == .input && (type == .regular || type == .blockDevice) {
+                depth = d
+            } else if let depthWarning {
+                warnings.append(depthWarning + (role == .input ? " (only regular files and block devices read with depth)" : " (file outputs write one command at a time)"))
+            }
+        }
         var null = stat()
         let isNull = type == .characterDevice && stat("/dev/null", &null) == 0
             && null.st_mode & S_IFMT == S_IFCHR && null.st_rdev == st.st_rdev
         ok = true
         return Endpoint(role: role, options: options, name: name, sectorSize: sector, capacity: capacity,
-                        blockSize: blockSize, depth: 1, handle: nil, fd: fd, fileType: type, seekable: seekable,
+                        blockSize: blockSize, depth: depth, handle: nil, fd: fd, fileType: type, seekable: seekable,
                         directAlignment: alignment, ownsDescriptor: true, warnings: warnings,
                         isNullDevice: isNull)
     }

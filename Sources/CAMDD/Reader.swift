@@ -31,6 +31,9 @@ final class Reader: @unchecked Sendable {
     private(set) var failure: String?
 
     private let free: IndexStack
+    /// Reads of a file input with depth > 1 (nil: one synchronous pread at a time).
+    private let pool: FileReadPool?
+    private let pooled: IndexRing
     private let returned: IndexRing
     private let outgoing: IndexRing
     private var reorder: [Int]
@@ -60,15 +63,27 @@ final class Reader: @unchecked Sendable {
         outgoing = IndexRing(capacity: blocks.count)
         reorder = [Int](repeating: -1, count: blocks.count)
         for b in blocks.reversed() { free.push(b.index) }
+        pooled = IndexRing(capacity: blocks.count)
+        // Several reads at once only where reads can run side by side: regular files and
+        // block devices (a pipe's bytes come in one order).
+        if endpoint.handle == nil && endpoint.seekable && endpoint.depth > 1 {
+            pool = try? FileReadPool(fd: endpoint.fd, blocks: blocks, threads: endpoint.depth)
+        } else {
+            pool = nil
+        }
     }
 
     func run() {
         // Completions go back to the SIM's threads once this thread no longer asks for them.
-        defer { endpoint.handle?.stopPolling() }
+        defer {
+            endpoint.handle?.stopPolling()
+            pool?.shutdown()
+        }
         let loop: EventLoop
         do {
             loop = try EventLoop()
             try loop.add(mailbox.descriptor, token: 0)
+            if let pool { try loop.add(pool.descriptor, token: 1) }
             if let h = endpoint.handle {
                 try loop.add(h.descriptor, token: 1)
                 // Polled completion: the SIM's descriptors wake this thread, and `get` below
@@ -91,7 +106,20 @@ final class Reader: @unchecked Sendable {
             }
             var progress = false
             if issuing {
-                progress = endpoint.handle != nil ? issuePass() : readFile()
+                if endpoint.handle != nil {
+                    progress = issuePass()
+                } else if pool != nil {
+                    progress = issuePooled()
+                } else {
+                    progress = readFile()
+                }
+            }
+            if let pool {
+                pool.take(into: pooled)
+                while let i = pooled.pop() {
+                    completePooled(blocks[i])
+                    progress = true
+                }
             }
             if let h = endpoint.handle {
                 while let ccb = h.get() {
@@ -107,7 +135,8 @@ final class Reader: @unchecked Sendable {
             if !progress {
                 // Files have no other event than the peer's posts: spin a little first when
                 // the peer is a file too (its next post is microseconds away).
-                if spinNanoseconds > 0 && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
+                // (Not with a read pool: its completions come on another descriptor.)
+                if spinNanoseconds > 0 && pool == nil && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
                 if mailbox.prepareToSleep() {
                     loop.wait { token in if token == 0 { mailbox.clear() } }
                 }
@@ -280,6 +309,64 @@ final class Reader: @unchecked Sendable {
         position += UInt64(got)
         reorder[block.sequence % blocks.count] = block.index
         return true
+    }
+
+    /// Queues reads to the pool up to the depth.
+    private func issuePooled() -> Bool {
+        guard let pool else { return false }
+        var progress = false
+        let align = endpoint.directAlignment
+        while issuing && inFlight < endpoint.depth, let i = free.first {
+            guard let (pos, want) = nextRead() else {
+                issuing = false
+                break
+            }
+            let block = blocks[i]
+            block.sequence = nextSequence
+            block.position = pos
+            block.length = want
+            block.readError = 0
+            let now = camMonotonicNanoseconds()
+            block.startedAt = now
+            counters.started(at: now)
+            free.pop()
+            nextSequence += 1
+            position += UInt64(want)
+            inFlight += 1
+            let ask = align > 0 ? (want + align - 1) / align * align : want
+            pool.submit(block, offset: endpoint.offset + pos, want: want, ask: ask)
+            progress = true
+        }
+        return progress
+    }
+
+    /// A pooled read is back: a short one ends the input after it, a failed one ends the copy
+    /// with what came before it (as a pass device's medium error does).
+    private func completePooled(_ block: Block) {
+        inFlight -= 1
+        let now = camMonotonicNanoseconds()
+        let ok = block.readError == 0
+        counters.finished(at: now, latency: now &- block.startedAt, ok: ok)
+        let wanted = blockWanted(block)
+        if !ok {
+            if block.sequence < cutoff {
+                fail("camdd: Error reading from \(endpoint.name) at offset \(endpoint.offset + block.position + UInt64(block.length)): \(errnoText(block.readError))")
+            }
+            // The bytes read before the error still count, as with a single read: this block
+            // is cut to them and handed on; everything after it is not.
+            cutoff = min(cutoff, block.sequence + 1)
+        } else if block.length < wanted {
+            issuing = false
+            cutoff = min(cutoff, block.sequence + 1)
+        }
+        reorder[block.sequence % blocks.count] = block.index
+    }
+
+    /// What a block's read asked for (the last one may be cut by the -m limit).
+    private func blockWanted(_ block: Block) -> Int {
+        var want = endpoint.blockSize
+        if let limit { want = Int(min(UInt64(want), limit - block.position)) }
+        return want
     }
 
     enum StreamWait { case ready, stop }

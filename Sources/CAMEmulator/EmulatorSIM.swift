@@ -51,7 +51,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     private var nextTimer = 0
     /// Disks being polled, by path (a leaf lock; kept past removal until polling stops).
     let pollRegistry = CAMLock()
-    var polledDisks: [CAMPath: EmulatedDisk] = [:]
+    var polledDisks: [CAMPath: PolledPath] = [:]
 
     /// Largest data transfer of one CCB (path inquiry's maxio; the block limits page reports
     /// it as MAXIMUM TRANSFER LENGTH).
@@ -349,26 +349,51 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
 extension EmulatorSIM: CAMPollingSIM {
     /// Delayed completions of the disk at `path` (latency, file-backed) park until `poll`
     /// takes them; inline ones (a RAM disk with no latency) complete in `start` as always, on
-    /// the queuing thread. The descriptor is the disk's: a removed disk's last completions
-    /// are still there to take.
+    /// the queuing thread.
+    ///
+    /// Polling is counted per path, and every disk polled at a path stays registered until the
+    /// count drops to zero: a device removed and re-added at the same path has two records in
+    /// the XPT (the old one draining), and `poll(at:)` must take both disks' completions.
     public func startPolling(at path: CAMPath) -> [Int32]? {
         guard path.target >= 0 && path.target < slots.count else { return nil }
         let slot = slots[path.target]
-        guard let disk = slot.lock.withLock({ slot.diskLocked(path.lun) }), let fd = disk.polled.start() else {
+        guard let disk = slot.lock.withLock({ slot.diskLocked(path.lun) }), disk.polled.start() != nil else {
             return nil
         }
-        pollRegistry.withLock { polledDisks[path] = disk }
-        return [fd]
+        return pollRegistry.withLock {
+            var entry = polledDisks[path] ?? PolledPath()
+            entry.count += 1
+            if !entry.disks.contains(where: { $0 === disk }) { entry.disks.append(disk) }
+            polledDisks[path] = entry
+            return entry.disks.compactMap { $0.polled.descriptorIfActive }
+        }
     }
 
     public func stopPolling(at path: CAMPath) {
-        let disk = pollRegistry.withLock { polledDisks.removeValue(forKey: path) }
-        disk?.polled.stop()
+        let ended: [EmulatedDisk] = pollRegistry.withLock {
+            guard var entry = polledDisks[path] else { return [] }
+            entry.count -= 1
+            if entry.count > 0 {
+                polledDisks[path] = entry
+                return []
+            }
+            polledDisks[path] = nil
+            return entry.disks
+        }
+        for d in ended { d.polled.stop() }
     }
 
     @discardableResult
     public func poll(at path: CAMPath) -> Int {
-        guard let disk = pollRegistry.withLock({ polledDisks[path] }) else { return 0 }
-        return disk.polled.drain()
+        guard let disks = pollRegistry.withLock({ polledDisks[path]?.disks }) else { return 0 }
+        var n = 0
+        for d in disks { n += d.polled.drain() }
+        return n
     }
+}
+
+/// The disks polled at one path, and how many device records poll it.
+struct PolledPath {
+    var count = 0
+    var disks: [EmulatedDisk] = []
 }

@@ -32,6 +32,9 @@ final class PolledCompletions: @unchecked Sendable {
         return descriptor
     }
 
+    /// The descriptor, once `start` made it.
+    var descriptorIfActive: Int32? { lock.withLock { descriptor >= 0 ? descriptor : nil } }
+
     /// Polling ends: what is parked is completed now, and later completions go straight on.
     func stop() {
         lock.lock()

@@ -99,6 +99,44 @@ struct CamddToolTests {
         #expect(Support.checksum(try dir.read("dst")) == Support.checksum(data))
     }
 
+    @Test("depth=N on a file input: N reads at once, output in order and exact", arguments: [2, 3, 8])
+    func fileReadDepth(depth: Int) throws {
+        let dir = try TemporaryDirectory()
+        let data = Support.data(5_000_000 + 77, seed: UInt64(100 + depth))
+        let src = try dir.write("src", data)
+        // Whole file, odd block size: the last block is short.
+        let a = try Support.run(["-i", "file=\(src),bs=12k,depth=\(depth)", "-o", "file=\(dir.file("a")),bs=100k"])
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(!a.stderr.contains("ignored"), "\(a.stderr)")
+        #expect(a.bytes("read from") == UInt64(data.count))
+        #expect(try dir.read("a") == data)
+        // An offset and a -m limit that ends inside a block.
+        let b = try Support.run(["-i", "file=\(src),bs=64k,offset=4k,depth=\(depth)", "-o", "file=\(dir.file("b"))",
+                                 "-m", "1000001"])
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(try dir.read("b") == data.subdata(in: 4096..<(4096 + 1_000_001)))
+        // To /dev/null: every byte counted.
+        let c = try Support.run(["-i", "file=\(src),bs=1m,depth=\(depth)", "-o", "file=/dev/null"])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.bytes("read from") == UInt64(data.count))
+        #expect(c.bytes("written to") == UInt64(data.count))
+    }
+
+    @Test("depth= on a pipe input or a file output is ignored with FreeBSD's warning")
+    func fileDepthIgnored() throws {
+        let dir = try TemporaryDirectory()
+        let data = Support.data(300_000, seed: 9)
+        let src = try dir.write("src", data)
+        let out = try Support.run(["-i", "file=\(src)", "-o", "file=\(dir.file("dst")),depth=4"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stderr.contains("Queue depth 4 for \(dir.file("dst")) ignored"), "\(out.stderr)")
+        #expect(try dir.read("dst") == data)
+        let pipe = try Support.run(["-i", "file=-,depth=3", "-o", "file=\(dir.file("p"))"], input: data)
+        #expect(pipe.status == 0, "\(pipe.stderr)")
+        #expect(pipe.stderr.contains("Queue depth 3 for - ignored"), "\(pipe.stderr)")
+        #expect(try dir.read("p") == data)
+    }
+
     @Test("stdin to an emulated disk and back out to stdout")
     func pipes() throws {
         let dir = try TemporaryDirectory()

@@ -140,3 +140,31 @@ struct PolledCompletionTests {
         #expect(b.get()?.cookie == 8)
     }
 }
+
+extension PolledCompletionTests {
+    @Test("a device removed and re-added at the same path while both records poll: each handle gets its own CCBs back")
+    func readdedAtSamePath() throws {
+        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 30_000_000) }
+        defer { xpt.shutdown() }
+        let old = try xpt.open(unit: 0)
+        defer { old.close() }
+        #expect(old.startPolling() != nil)
+        for i in 0..<8 { try old.queue(CCB(cdb: tur(), cookie: UInt64(i))) }
+        sim.removeDisk(target: 0, lun: 0)
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 16 << 20, latency: .fixed(nanoseconds: 30_000_000)))
+        let deadline = camMonotonicNanoseconds() + 5_000_000_000
+        while xpt.devices().isEmpty && camMonotonicNanoseconds() < deadline { usleep(5_000) }
+        let unit = try #require(xpt.devices().first?.unit)
+        let new = try xpt.open(unit: unit)
+        defer { new.close() }
+        #expect(new.startPolling() != nil)
+        for i in 100..<108 { try new.queue(CCB(cdb: tur(), cookie: UInt64(i))) }
+        // The new record stops polling first; the old one's completions must still come.
+        let fresh = reap(new, count: 8, seconds: 10)
+        #expect(Set(fresh.map(\.cookie)) == Set(100..<108))
+        #expect(fresh.allSatisfy { $0.status == .requestComplete })
+        new.stopPolling()
+        let gone = reap(old, count: 8, seconds: 10)
+        #expect(Set(gone.map(\.cookie)) == Set(0..<8), "the removed disk's commands all come back")
+    }
+}

@@ -11,8 +11,8 @@ import Testing
 @Suite("stress: concurrent queue/get with arrivals and departures")
 struct StressTests {
     @Test("threads × devices × hot removal and re-add, no lost or duplicated completions",
-          .timeLimit(.minutes(2)), arguments: [false, true])
-    func stress(completeOnWorkers: Bool) throws {
+          .timeLimit(.minutes(2)), arguments: [(false, false), (true, false), (false, true)])
+    func stress(completeOnWorkers: Bool, polling: Bool) throws {
         let disks = 4
         let (xpt, sim, _) = try makeEmulated(disks: disks, commandSlots: 8, completeOnWorkers: completeOnWorkers) { c, _ in
             c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 100_000)
@@ -37,6 +37,9 @@ struct StressTests {
                         unit = (unit + 1) % disks
                         handle = try? xpt.open(path: CAMPath(bus: 0, target: unit, lun: 0))
                         if handle == nil { usleep(200); continue }
+                        // Polled: half the threads harvest their devices' completions (their
+                        // own and the other threads'), the rest rely on them.
+                        if polling && t % 2 == 0 { _ = handle!.startPolling() }
                     }
                     let h = handle!
                     while !draining, sent < perThread, let c = free.popLast() {
