@@ -115,8 +115,9 @@ public final class ISCSISession: @unchecked Sendable {
     private var taken: [Int32]
     private var takenAborts: [(Int32, UInt32)]
     private var nextSweep: UInt64 = 0
-    /// LUNs being polled (driver). An array: one or two at most in practice, and looked up
-    /// for every command.
+    /// LUNs being polled (driver), once per `startPolling` not yet stopped: two device
+    /// records at one path (a LUN lost and found again) may both poll it. An array: one or two
+    /// entries in practice, and looked up for every command.
     private var polledLUNs: [UInt64] = []
     /// The epoll set pollers watch (`startPolling`): the socket while logged in and polled.
     /// Made on the first `startPolling`, closed with the session.
@@ -371,7 +372,8 @@ public final class ISCSISession: @unchecked Sendable {
     /// changes on reconnection, the set does not). Nil when the session is closed.
     ///
     /// The program must call `poll` while it has commands out on a polled LUN; if it stops
-    /// for more than 200 ms the service thread takes their completions again meanwhile.
+    /// for more than 200 ms the service thread takes their completions again meanwhile. Each
+    /// successful call is undone by one `stopPolling`; a LUN stays polled until the last.
     public func startPolling(lun: UInt64) -> Int32? {
         let inline = isDriverThread
         if !inline { acquireRole() }
@@ -380,12 +382,12 @@ public final class ISCSISession: @unchecked Sendable {
         let stopping = lock.withLock { () -> Bool in
             if !sharedStopping && fd >= 0 {
                 sharedPolling = true
-                if !sharedPolledLUNs.contains(lun) { sharedPolledLUNs.append(lun) }
+                sharedPolledLUNs.append(lun)
             }
             return sharedStopping
         }
         if !stopping && fd >= 0 {
-            if !polledLUNs.contains(lun) { polledLUNs.append(lun) }
+            polledLUNs.append(lun)
             lastPoll.store(camiscsi_coarse_nanoseconds(), ordering: .relaxed)
         }
         if !inline { releaseRole() }
@@ -399,10 +401,10 @@ public final class ISCSISession: @unchecked Sendable {
     public func stopPolling(lun: UInt64) {
         let inline = isDriverThread
         if !inline { acquireRole() }
-        polledLUNs.removeAll { $0 == lun }
+        if let i = polledLUNs.firstIndex(of: lun) { polledLUNs.remove(at: i) }
         let none = polledLUNs.isEmpty
         lock.withLock {
-            sharedPolledLUNs.removeAll { $0 == lun }
+            if let i = sharedPolledLUNs.firstIndex(of: lun) { sharedPolledLUNs.remove(at: i) }
             if none { sharedPolling = false }
         }
         if !inline { releaseRole() }
