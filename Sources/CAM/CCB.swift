@@ -322,7 +322,10 @@ public final class CCB: @unchecked Sendable {
     var queueNext: CCB?
     /// Links for the device's in-flight list, for listing what is outstanding.
     var flightNext: CCB?
-    weak var flightPrev: CCB?
+    // Not weak: a weak reference sends every retain and release of the CCB down the runtime's
+    // slow path (measured 8-12% of camdd's CPU at 4 KiB iSCSI reads). A CCB is in the list
+    // only while its predecessor is (unlinking clears both sides, under the device lock).
+    unowned(unsafe) var flightPrev: CCB?
     var owner: PassHandle?
     var deviceRecord: CAMDeviceRecord?
     var startNanoseconds: UInt64 = 0

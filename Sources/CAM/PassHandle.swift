@@ -42,6 +42,11 @@ public final class PassHandle: @unchecked Sendable {
     var closed = false
     var waiter: CheckedContinuation<CCB?, Never>?
     var outstanding = 0
+    /// `get` is harvesting a polled device on the thread that will look at the done queue
+    /// next: what is delivered to this handle meanwhile does not need the eventfd.
+    var harvesting = false
+    /// The eventfd holds a count (it was written and not yet read back).
+    var eventArmed = false
 
     // device's pollLock
     /// This handle asked for polled completion (`startPolling`).
@@ -204,17 +209,20 @@ public final class PassHandle: @unchecked Sendable {
     public func get() -> CCB? {
         doneLock.lock()
         if doneHead == nil && device.isPolled.load(ordering: .relaxed) {
-            // Polled device: harvest on this thread, then look again.
+            // Polled device: harvest on this thread, then look again. Completions this
+            // thread delivers to this handle skip the eventfd (two system calls a command).
+            harvesting = true
             doneLock.unlock()
-            (device.bus.sim as? any CAMPollingSIM)?.poll(at: path)
+            device.bus.pollingSIM?.poll(at: path)
             doneLock.lock()
+            harvesting = false
         }
         guard let ccb = doneHead else { doneLock.unlock(); return nil }
         doneHead = ccb.queueNext
         ccb.queueNext = nil
         if doneHead == nil {
             doneTail = nil
-            if !closed { clearEventLocked() }
+            if !closed && eventArmed { clearEventLocked() }
         }
         doneCount -= 1
         outstanding -= 1
@@ -250,7 +258,7 @@ public final class PassHandle: @unchecked Sendable {
         while true {
             if closedUnlocked() { return false }
             if polled {
-                (device.bus.sim as? any CAMPollingSIM)?.poll(at: path)
+                device.bus.pollingSIM?.poll(at: path)
                 if completedCount > 0 { return true }
             }
             var timeout = timeoutMilliseconds
@@ -276,10 +284,12 @@ public final class PassHandle: @unchecked Sendable {
     ///
     /// While any handle polls a device, the SIM's threads leave that device's completions to
     /// the pollers: the program must keep calling `get` or `wait` on a polling handle while
-    /// it has commands outstanding, on any of the device's handles. `execute` still works (it
+    /// it has commands outstanding, on any of the device's handles. Completions that `get`
+    /// harvests for its own handle do not make `descriptor` readable: call `get` until it
+    /// returns nil before sleeping on the descriptors (as with EPOLLET: drain, then wait). `execute` still works (it
     /// harvests while it waits). Not for handles read through `completions`.
     public func startPolling() -> [Int32]? {
-        guard let sim = device.bus.sim as? any CAMPollingSIM else { return nil }
+        guard let sim = device.bus.pollingSIM else { return nil }
         device.pollLock.lock()
         defer { device.pollLock.unlock() }
         if closedUnlocked() { return nil }
@@ -304,7 +314,7 @@ public final class PassHandle: @unchecked Sendable {
         if device.pollers == 0 {
             device.isPolled.store(false, ordering: .relaxed)
             device.pollDescriptors = []
-            (device.bus.sim as? any CAMPollingSIM)?.stopPolling(at: path)
+            device.bus.pollingSIM?.stopPolling(at: path)
         }
     }
 
@@ -337,7 +347,7 @@ public final class PassHandle: @unchecked Sendable {
     /// `execute` on a polled device: nobody else may be harvesting, so harvest here until the
     /// CCB is done (short poll timeouts also catch polling being turned off meanwhile).
     private func waitPolling(for ccb: CCB) {
-        let sim = device.bus.sim as? any CAMPollingSIM
+        let sim = device.bus.pollingSIM
         while device.isPolled.load(ordering: .relaxed) {
             sim?.poll(at: path)
             if doneLock.withLock({ ccb.synchronousDone }) { return }
@@ -377,7 +387,7 @@ public final class PassHandle: @unchecked Sendable {
         ccb.queueNext = nil
         if let t = doneTail { t.queueNext = ccb } else {
             doneHead = ccb
-            signalEventLocked()
+            if !harvesting { signalEventLocked() }
         }
         doneTail = ccb
         doneCount += 1
@@ -387,11 +397,13 @@ public final class PassHandle: @unchecked Sendable {
     private func signalEventLocked() {
         var one: UInt64 = 1
         while write(descriptor, &one, 8) < 0 && errno == EINTR {}
+        eventArmed = true
     }
 
     private func clearEventLocked() {
         var v: UInt64 = 0
         while read(descriptor, &v, 8) < 0 && errno == EINTR {}
+        eventArmed = false
     }
 
     // MARK: pending queue (device lock held)

@@ -19,10 +19,13 @@ public final class CAMBus: @unchecked Sendable {
     unowned let xpt: XPT
     /// Path inquiry with the bus number filled in.
     public let pathInquiry: PathInquiry
+    /// The SIM, when it can poll (looked up once: a conformance check on every `get` costs).
+    let pollingSIM: (any CAMPollingSIM)?
 
     init(number: Int, sim: any CAMSIM, xpt: XPT) {
         self.number = number
         self.sim = sim
+        self.pollingSIM = sim as? any CAMPollingSIM
         self.xpt = xpt
         var pi = sim.pathInquiry
         pi.bus = number

@@ -4,6 +4,7 @@ import Glibc
 import CAM
 import CLibISCSI
 import SCSI
+import Synchronization
 
 /// The iSCSI SIM: LUNs on iSCSI targets through libiscsi, with no kernel initiator.
 ///
@@ -23,17 +24,29 @@ import SCSI
 /// - target away longer than the reconnect window: CAM_SEL_TIMEOUT;
 /// - LOGICAL UNIT NOT SUPPORTED (05/25/00) from a LUN that was there: the device is lost.
 /// - SIM shut down: CAM_DEV_NOT_THERE.
+///
+/// Polled completion (`CAMPollingSIM`, CAM's `sim_poll`): while a handle polls a LUN, the
+/// session's libiscsi context is driven by the polling thread itself whenever the session is
+/// logged in: commands for that LUN are queued into libiscsi on the queuing thread and sent,
+/// several PDUs in one TCP segment, at the next `poll`, which also reads the answers and
+/// completes the CCBs on that thread. No thread hand-over and no eventfd per command, as in a
+/// single-threaded libiscsi program. Logging in again, the reconnect window and time-outs stay
+/// with the session's service thread; see `ISCSISession`.
 public final class ISCSISIM: CAMSIM, @unchecked Sendable {
-    // @unchecked: `bus`, `targets` and `sessions` are guarded by `lock`; the rest is set in init.
+    // @unchecked: `targets` and `sessions` are guarded by `lock`; the rest is set in init.
     public let url: ISCSIURL
     public let options: ISCSISession.Options
     /// Largest transfer of one CCB.
     public let maxIO: Int
 
     private let lock = CAMLock()
-    private var bus: CAMBus?
+    /// The bus, for completions. Sessions hold it rather than the SIM: no reference cycle and
+    /// no weak reference (a weakly referenced object pays for every retain and release, and
+    /// each completion would take a few).
+    private let link = ISCSIBusLink()
     private var targets: [String] = []
-    private var sessions: [Int: ISCSISession] = [:]
+    /// By target number (an array: looked up for every command and every poll).
+    private var sessions: [ISCSISession?] = []
     private var shutDown = false
 
     /// A bus for `url`: one LUN when it names a target, a discovery bus when it is a portal.
@@ -63,7 +76,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     }
 
     public func attached(to bus: CAMBus) {
-        lock.withLock { self.bus = bus }
+        link.set(bus)
     }
 
     public func discover() throws(CAMError) -> [SIMTarget] {
@@ -100,17 +113,19 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
 
     /// The session of target `number`, logging in when there is none.
     private func session(for number: Int, name: String) throws(CAMError) -> ISCSISession {
-        if let s = lock.withLock({ sessions[number] }) { return s }
+        if let s = session(at: number) { return s }
         let target = url.with(target: name, lun: url.lun ?? 0)
         let s: ISCSISession
         do {
-            s = try ISCSISession(url: target, options: options) { [weak self] c in self?.completed(c, target: number) }
+            let link = self.link
+            s = try ISCSISession(url: target, options: options) { c in ISCSISIM.completed(c, target: number, link: link) }
         } catch {
             throw CAMError(error.code == .connectFailed ? .noSuchDevice : .simFailure, error.message)
         }
         let kept: ISCSISession? = lock.withLock {
             if shutDown { return nil }
-            if let other = sessions[number] { return other }
+            if let other = sessionLocked(number) { return other }
+            while sessions.count <= number { sessions.append(nil) }
             sessions[number] = s
             return s
         }
@@ -122,9 +137,18 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         return kept
     }
 
+    private func sessionLocked(_ target: Int) -> ISCSISession? {
+        target >= 0 && target < sessions.count ? sessions[target] : nil
+    }
+
+    private func session(at target: Int) -> ISCSISession? {
+        lock.lock()
+        defer { lock.unlock() }
+        return sessionLocked(target)
+    }
+
     public func start(_ ccb: CCB, at path: CAMPath) {
-        let s = lock.withLock { sessions[path.target] }
-        guard let s, let bus = lock.withLock({ bus }) else {
+        guard let s = session(at: path.target), let bus = link.bus else {
             finish(ccb, .deviceNotThere, "no iSCSI session for target \(path.target)")
             return
         }
@@ -182,7 +206,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     }
 
     public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
-        guard let s = lock.withLock({ sessions[path.target] }) else { return false }
+        guard let s = session(at: path.target) else { return false }
         return s.abort(context: ccb)
     }
 
@@ -195,7 +219,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     public func shutdown() {
         let all: [ISCSISession] = lock.withLock {
             shutDown = true
-            let list = Array(sessions.values)
+            let list = sessions.compactMap { $0 }
             sessions.removeAll()
             return list
         }
@@ -208,11 +232,11 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     private func finish(_ ccb: CCB, _ status: CAMStatus, _ text: String) {
         ccb.complete(status: status, residual: ccb.data.length)
         ccb.transportDetail = TransportDetail(text: ISCSISecrets.redact(text))
-        lock.withLock { bus }?.complete(ccb)
+        link.bus?.complete(ccb)
     }
 
-    private func completed(_ c: ISCSICompletion, target: Int) {
-        guard let ccb = c.context as? CCB, let bus = lock.withLock({ bus }) else { return }
+    private static func completed(_ c: ISCSICompletion, target: Int, link: ISCSIBusLink) {
+        guard let ccb = c.context as? CCB, let bus = link.bus else { return }
         let length = ccb.data.length
         var lost = false
         switch c.outcome {
@@ -251,4 +275,38 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         if lost { bus.deviceLost(target: target, lun: c.lun) }
         bus.complete(ccb)
     }
+}
+
+// MARK: polled completion
+
+extension ISCSISIM: CAMPollingSIM {
+    /// Polling a LUN hands its target's session to the polling thread while it is logged in
+    /// (`ISCSISession.startPolling`): commands go out and come back on that thread. The
+    /// descriptor is the session's poll set, the same for every LUN of the target.
+    public func startPolling(at path: CAMPath) -> [Int32]? {
+        guard let s = session(at: path.target), let fd = s.startPolling(lun: path.lun) else {
+            return nil
+        }
+        return [fd]
+    }
+
+    public func stopPolling(at path: CAMPath) {
+        session(at: path.target)?.stopPolling(lun: path.lun)
+    }
+
+    @discardableResult
+    public func poll(at path: CAMPath) -> Int {
+        session(at: path.target)?.poll() ?? 0
+    }
+}
+
+/// The bus an iSCSI SIM is attached to, shared by the SIM and its sessions' completion handlers.
+/// Set once, when the SIM is attached, and read for every command without a lock.
+final class ISCSIBusLink: Sendable {
+    private let current = AtomicLazyReference<CAMBus>()
+
+    /// The first bus stays: a SIM is attached to one bus.
+    func set(_ bus: CAMBus) { _ = current.storeIfNil(bus) }
+
+    var bus: CAMBus? { current.load() }
 }

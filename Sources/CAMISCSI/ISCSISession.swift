@@ -4,6 +4,7 @@ import Glibc
 import CAM
 import CLibISCSI
 import SCSI
+import Synchronization
 
 /// One iSCSI session to one target, driven by one service thread that alone touches the
 /// libiscsi context (libiscsi 1.19 is not thread-safe).
@@ -33,11 +34,22 @@ import SCSI
 ///   `Options.reconnectWindowMilliseconds` without success, waiting and new commands complete
 ///   with `.unreachable` (CAM: selection time-out) at once, and logins go on being tried.
 /// - The target's UNIT ATTENTION after the new login reaches the caller like any sense.
+///
+/// Polled completion (CAM's `sim_poll`, see `startPolling`). The thread that touches the
+/// context holds the *driver role*: the service thread takes it for each turn of its loop, and
+/// while some LUN is polled a caller's thread takes it in `poll` (never waiting for it) and in
+/// `submit`, so that commands go out and completions come back on the application's thread
+/// with no thread wake-up in between, as a single-threaded libiscsi program (iscsi-perf) does.
+/// Only a logged-in link is driven that way: logging in, reconnecting, the reconnect window and
+/// time-outs stay with the service thread, which keeps waking every 100 ms while pollers run.
+/// What a caller sees across a lost connection does not change with polling: the commands out
+/// end as `.connectionLost` (on whichever thread noticed), later ones wait for the new login.
 public final class ISCSISession: @unchecked Sendable {
-    // @unchecked: `shared*` fields are guarded by `lock`; `ctx`, `link`, the waiting list and
-    // every slot field while a slot is owned by the thread are touched only by the service
-    // thread. A slot moves caller -> thread through `sharedSubmitted` and thread -> free list
-    // under `lock`, which orders the accesses.
+    // @unchecked: `shared*` fields are guarded by `lock`; `ctx`, `link`, the waiting list, the
+    // poll set and every slot field while a slot is owned by the driver are touched only by the
+    // holder of the driver role (`sharedDriverBusy`, taken and given back under `lock`, which
+    // orders the accesses of successive holders). A slot moves caller -> driver through
+    // `sharedSubmitted` and driver -> free list under `lock`.
 
     /// Settings of a session.
     public struct Options: Sendable {
@@ -73,6 +85,20 @@ public final class ISCSISession: @unchecked Sendable {
     private var sharedWakePending = false
     private var sharedFirstLogin: Result<Void, ISCSIError>?
     private var sharedLinkUp = false
+    /// The driver role is taken (see the type's note); waiters wait on `driverFree`.
+    private var sharedDriverBusy = false
+    private var sharedDriverWaiters = 0
+    private let driverFree = CAMCondition()
+    /// Some LUN is polled: `poll` may drive the context.
+    private var sharedPolling = false
+    /// The polled LUNs: their submitters drive the context themselves.
+    private var sharedPolledLUNs: [UInt64] = []
+    /// The driver's thread (pthread_t), 0 when none: a handler that submits or stops polling on
+    /// the driver's own thread must not wait for the role it holds.
+    private let driverThread = Atomic<UInt>(0)
+    /// When a poller last called `poll` (monotonic ns): the service thread watches the socket
+    /// itself when pollers go quiet, so that nothing waits on a caller that stopped asking.
+    private let lastPoll = Atomic<UInt64>(0)
 
     // service thread only
     private let slots: [ISCSISlot]
@@ -89,6 +115,22 @@ public final class ISCSISession: @unchecked Sendable {
     private var taken: [Int32]
     private var takenAborts: [(Int32, UInt32)]
     private var nextSweep: UInt64 = 0
+    /// LUNs being polled (driver), once per `startPolling` not yet stopped: two device
+    /// records at one path (a LUN lost and found again) may both poll it. An array: one or two
+    /// entries in practice, and looked up for every command.
+    private var polledLUNs: [UInt64] = []
+    /// The epoll set pollers watch (`startPolling`): the socket while logged in and polled.
+    /// Made on the first `startPolling`, closed with the session.
+    private var pollSet: Int32 = -1
+    private var watchedFD: Int32 = -1
+    private var watchedOut = false
+    /// Commands out for LUNs nobody polls: the service thread watches the socket for them.
+    private var unpolledIssued = 0
+    /// Completions in this holding of the driver role (`poll`'s answer).
+    private var completions = 0
+    /// Bumped with every new context, so that a socket event seen before is not applied to
+    /// the next context.
+    private var contextGeneration: UInt64 = 0
 
     private let wakeFD: Int32
     private var thread: CAMThread?
@@ -162,6 +204,7 @@ public final class ISCSISession: @unchecked Sendable {
     deinit {
         close()
         Glibc.close(wakeFD)
+        if pollSet >= 0 { Glibc.close(pollSet) }
         ISCSISecrets.unregister(url)
         for s in slots { s.free() }
     }
@@ -201,11 +244,33 @@ public final class ISCSISession: @unchecked Sendable {
 
         // The slot is ours alone until it is on the submitted list.
         let slot = slots[Int(index)]
-        slot.fill(request, now: camMonotonicNanoseconds())
+        // The coarse clock: a deadline at most a tick (4 ms) early, checked every 100 ms.
+        slot.fill(request, now: camiscsi_coarse_nanoseconds())
 
         lock.lock()
+        if sharedStopping {
+            // Closed meanwhile: the service thread may be gone, nobody would take it.
+            slot.reset()
+            sharedFree.append(index)
+            lock.unlock()
+            throw ISCSIError(.closed, "\(url): the session is closed")
+        }
         slot.sharedContextIdentity = request.context.map(ObjectIdentifier.init)
         sharedSubmitted.append(index)
+        if sharedPolling && sharedPolledLUNs.contains(request.lun) {
+            // Polled: issue on this thread. When the role is taken, its holder issues this
+            // before it lets go (`releaseRole`), so nobody is woken either way.
+            if sharedDriverBusy {
+                lock.unlock()
+                return
+            }
+            takeRoleLocked()
+            lock.unlock()
+            // The commands go out at the next `poll`, together with any queued after this
+            // one: the poller calls it before it sleeps (`PassHandle.get` and `wait` do).
+            releaseRole(flush: false)
+            return
+        }
         let wake = !sharedWakePending && !isServiceThread
         if wake { sharedWakePending = true }
         lock.unlock()
@@ -252,6 +317,181 @@ public final class ISCSISession: @unchecked Sendable {
 
     private var isServiceThread: Bool { pthread_equal(pthread_self(), serviceThreadID) != 0 }
 
+    // MARK: the driver role
+
+    /// Takes the role, waiting for its holder to let go. Not on the holder's own thread.
+    private func acquireRole() {
+        lock.lock()
+        while sharedDriverBusy {
+            sharedDriverWaiters += 1
+            driverFree.wait(lock)
+            sharedDriverWaiters -= 1
+        }
+        takeRoleLocked()
+        lock.unlock()
+    }
+
+    private func takeRoleLocked() {
+        sharedDriverBusy = true
+        driverThread.store(UInt(pthread_self()), ordering: .relaxed)
+        completions = 0
+    }
+
+    private var isDriverThread: Bool { driverThread.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// Gives the role back, after issuing what other threads handed to it meanwhile, sending
+    /// what is queued (`flush`) and bringing the poll set up to date. Returns how many requests
+    /// completed while it was held.
+    @discardableResult
+    private func releaseRole(flush: Bool = true) -> Int {
+        while true {
+            if flush { flushOutput() }
+            syncPollSet(flushed: flush)
+            lock.lock()
+            if sharedStopping || (sharedSubmitted.isEmpty && sharedAborts.isEmpty) {
+                let n = completions
+                sharedDriverBusy = false
+                driverThread.store(0, ordering: .relaxed)
+                if sharedDriverWaiters > 0 { driverFree.signal() }
+                lock.unlock()
+                return n
+            }
+            moveSharedWorkLocked()
+            lock.unlock()
+            startTaken()
+            if link == .up { issueWaiting() }
+        }
+    }
+
+    // MARK: polled completion
+
+    /// Polling of `lun` starts: from now on `poll` and `submit` drive the context on their
+    /// callers' threads, and the service thread stops watching the socket (except for other
+    /// LUNs' commands). Returns the descriptor to watch, readable when `poll` has something to
+    /// do: an epoll set that holds the socket while the session is logged in (the socket
+    /// changes on reconnection, the set does not). Nil when the session is closed.
+    ///
+    /// The program must call `poll` while it has commands out on a polled LUN; if it stops
+    /// for more than 200 ms the service thread takes their completions again meanwhile. Each
+    /// successful call is undone by one `stopPolling`; a LUN stays polled until the last.
+    public func startPolling(lun: UInt64) -> Int32? {
+        let inline = isDriverThread
+        if !inline { acquireRole() }
+        if pollSet < 0 { pollSet = camiscsi_epoll_create() }
+        let fd = pollSet
+        let stopping = lock.withLock { () -> Bool in
+            if !sharedStopping && fd >= 0 {
+                sharedPolling = true
+                sharedPolledLUNs.append(lun)
+            }
+            return sharedStopping
+        }
+        if !stopping && fd >= 0 {
+            polledLUNs.append(lun)
+            lastPoll.store(camiscsi_coarse_nanoseconds(), ordering: .relaxed)
+        }
+        if !inline { releaseRole() }
+        // The service thread leaves the socket alone from its next turn.
+        signalThread()
+        return stopping || fd < 0 ? nil : fd
+    }
+
+    /// Polling of `lun` ends; the service thread watches the socket again (and takes what
+    /// arrived since the last `poll`) once no LUN is polled.
+    public func stopPolling(lun: UInt64) {
+        let inline = isDriverThread
+        if !inline { acquireRole() }
+        if let i = polledLUNs.firstIndex(of: lun) { polledLUNs.remove(at: i) }
+        let none = polledLUNs.isEmpty
+        lock.withLock {
+            if let i = sharedPolledLUNs.firstIndex(of: lun) { sharedPolledLUNs.remove(at: i) }
+            if none { sharedPolling = false }
+        }
+        if !inline { releaseRole() }
+        signalThread()
+    }
+
+    /// Services the context on the calling thread: reads what the target sent, completes
+    /// those requests through the handler (on this thread), and sends what is queued. Never
+    /// waits: returns 0 at once when another thread drives the context, when nothing is
+    /// polled, or when the session is not logged in (then the service thread has the link).
+    /// Returns how many requests completed.
+    @discardableResult
+    public func poll() -> Int {
+        lastPoll.store(camiscsi_coarse_nanoseconds(), ordering: .relaxed)
+        lock.lock()
+        if !sharedPolling || sharedDriverBusy {
+            lock.unlock()
+            return 0
+        }
+        takeRoleLocked()
+        lock.unlock()
+        if link == .up, let c = ctx {
+            // Read whatever is there (EAGAIN when nothing: one call, as a poll(2) would be);
+            // what is queued goes out in `releaseRole`.
+            service(c, revents: Int32(POLLIN))
+        }
+        return releaseRole()
+    }
+
+    /// Sends what libiscsi has queued, as far as the socket takes it. Several PDUs go out
+    /// corked (TCP_CORK), as one segment rather than one each: libiscsi writes one PDU per
+    /// send(2), and on loopback every segment costs the target a wake-up and a read.
+    private func flushOutput() {
+        guard link == .up, let c = ctx, iscsi_which_events(c) & Int32(POLLOUT) != 0 else { return }
+        let fd = iscsi_get_fd(c)
+        let cork = fd >= 0 && iscsi_out_queue_length(c) > 1 && camiscsi_set_cork(fd, 1) == 0
+        service(c, revents: Int32(POLLOUT))
+        if cork && ctx == c { _ = camiscsi_set_cork(fd, 0) }
+    }
+
+    /// One `iscsi_service` call, and what it says about the link.
+    private func service(_ c: OpaquePointer, revents: Int32) {
+        if iscsi_service(c, revents) < 0 {
+            connectionBroke = true
+        }
+        guard ctx == c else { return }
+        if link == .up && (connectionBroke || iscsi_is_logged_in(c) == 0 || iscsi_get_fd(c) < 0) {
+            linkLost(reason: ISCSISecrets.lastError(c))
+            // Logging in again is the service thread's.
+            if !isServiceThread { signalThread() }
+        } else if link == .loggingIn && connectionBroke {
+            loginFailed(ISCSISecrets.lastError(c))
+        }
+    }
+
+    /// Keeps the poll set holding the socket exactly while the session is logged in and
+    /// polled, watching for writability while libiscsi has something it could not send (the
+    /// socket was full at the last `flushed` attempt; commands only queued by `submit` go out
+    /// at the next `poll`, which the poller makes before it sleeps, so they need no wake-up and
+    /// no epoll_ctl call each).
+    private func syncPollSet(flushed: Bool) {
+        guard pollSet >= 0 else { return }
+        var want: Int32 = -1
+        var out = false
+        if !polledLUNs.isEmpty, link == .up, let c = ctx {
+            want = iscsi_get_fd(c)
+            out = flushed ? iscsi_which_events(c) & Int32(POLLOUT) != 0 : watchedOut
+        }
+        if want != watchedFD {
+            forgetSocket()
+            if want >= 0 && camiscsi_epoll_watch(pollSet, want, 1, out ? 1 : 0) == 0 {
+                watchedFD = want
+                watchedOut = out
+            }
+        } else if want >= 0 && out != watchedOut {
+            if camiscsi_epoll_watch(pollSet, want, 0, out ? 1 : 0) == 0 { watchedOut = out }
+        }
+    }
+
+    /// Takes the socket out of the poll set (before libiscsi closes it: a new socket may get
+    /// the same number).
+    private func forgetSocket() {
+        if watchedFD >= 0 { _ = camiscsi_epoll_forget(pollSet, watchedFD) }
+        watchedFD = -1
+        watchedOut = false
+    }
+
     private func signalThread() {
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
@@ -262,15 +502,22 @@ public final class ISCSISession: @unchecked Sendable {
     private func run() {
         lock.withLock { serviceThreadID = pthread_self() }
         var fds = [pollfd](repeating: pollfd(), count: 2)
+        var revents: Int32 = 0
+        var seenGeneration: UInt64 = 0
         while true {
-            let now = camMonotonicNanoseconds()
-            if takeWork() { break }
-            for i in taken {
-                slots[Int(i)].state = .waiting
-                waiting.append(i)
+            acquireRole()
+            if let c = ctx, link != .down {
+                // What the socket said before the sleep, unless the context changed since.
+                service(c, revents: seenGeneration == contextGeneration ? revents : 0)
             }
-            taken.removeAll(keepingCapacity: true)
-            handleAborts()
+            let now = camMonotonicNanoseconds()
+            if takeWork() {
+                startTaken()
+                closeAll()
+                releaseRole(flush: false)
+                return
+            }
+            startTaken()
 
             manageLink(now: now)
             if link == .up { issueWaiting() }
@@ -280,43 +527,59 @@ public final class ISCSISession: @unchecked Sendable {
             }
             if !everUp, let failure = loginFailure {
                 finishFirstLogin(.failure(failure.loginError(url)))
-                break
+                closeAll()
+                releaseRole(flush: false)
+                return
             }
 
-            // Poll the eventfd and libiscsi's socket; at most a second, for time-outs.
+            // Sleep on the eventfd and libiscsi's socket; at most a second, for time-outs.
+            // While LUNs are polled and logged in, the pollers watch the socket: this thread
+            // does only for commands of LUNs nobody polls, or when pollers have gone quiet.
             fds[0] = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
             var count = 1
-            var events: Int32 = 0
-            if let ctx, link != .down {
-                events = iscsi_which_events(ctx)
-                let fd = iscsi_get_fd(ctx)
-                if fd >= 0 && events != 0 {
-                    fds[1] = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
-                    count = 2
-                }
-            }
             var timeout: Int32 = 1_000
+            if let c = ctx, link != .down {
+                let polled = !polledLUNs.isEmpty && link == .up
+                let quiet = camiscsi_coarse_nanoseconds() &- lastPoll.load(ordering: .relaxed) > 200_000_000
+                if !polled || unpolledIssued > 0 || quiet {
+                    let events = iscsi_which_events(c)
+                    let fd = iscsi_get_fd(c)
+                    if fd >= 0 && events != 0 {
+                        fds[1] = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
+                        count = 2
+                    }
+                }
+                if polled { timeout = 100 }
+            }
             if link == .down || (count == 1 && ctx != nil) { timeout = 100 }
+            seenGeneration = contextGeneration
+            releaseRole()
             let hasWork = lock.withLock { !sharedSubmitted.isEmpty || !sharedAborts.isEmpty || sharedStopping }
             if hasWork { timeout = 0 }
-            let rc = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t(count), timeout) }
+            let rc = fds.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t(count), timeout) }
             if rc > 0 && fds[0].revents != 0 {
                 var value: UInt64 = 0
                 _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD, $0.baseAddress, 8) }
             }
-            if let ctx, link != .down {
-                let revents = count == 2 && rc > 0 ? Int32(fds[1].revents) : 0
-                if iscsi_service(ctx, revents) < 0 {
-                    connectionBroke = true
-                }
-                if link == .up && (connectionBroke || iscsi_is_logged_in(ctx) == 0 || iscsi_get_fd(ctx) < 0) {
-                    linkLost(reason: ISCSISecrets.lastError(ctx))
-                } else if link == .loggingIn && connectionBroke {
-                    loginFailed(ISCSISecrets.lastError(ctx))
-                }
-            }
+            revents = count == 2 && rc > 0 ? Int32(fds[1].revents) : 0
         }
-        closeAll()
+    }
+
+    /// Submitted requests wait to be issued; aborts are handled (driver).
+    private func startTaken() {
+        for i in taken {
+            slots[Int(i)].state = .waiting
+            waiting.append(i)
+        }
+        taken.removeAll(keepingCapacity: true)
+        handleAborts()
+    }
+
+    private func moveSharedWorkLocked() {
+        for i in sharedSubmitted { taken.append(i) }
+        sharedSubmitted.removeAll(keepingCapacity: true)
+        for a in sharedAborts { takenAborts.append(a) }
+        sharedAborts.removeAll(keepingCapacity: true)
     }
 
     /// Takes submitted requests and aborts; true when the session is stopping.
@@ -324,10 +587,7 @@ public final class ISCSISession: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         sharedWakePending = false
-        for i in sharedSubmitted { taken.append(i) }
-        sharedSubmitted.removeAll(keepingCapacity: true)
-        for a in sharedAborts { takenAborts.append(a) }
-        sharedAborts.removeAll(keepingCapacity: true)
+        moveSharedWorkLocked()
         return sharedStopping
     }
 
@@ -378,6 +638,7 @@ public final class ISCSISession: @unchecked Sendable {
         // Reconnection is ours (see the type's note).
         iscsi_set_noautoreconnect(c, 1)
         ctx = c
+        contextGeneration &+= 1
         link = .loggingIn
         connectionBroke = false
         loginDeadline = now + UInt64(options.loginTimeoutMilliseconds) * 1_000_000
@@ -431,6 +692,7 @@ public final class ISCSISession: @unchecked Sendable {
     /// flags say: time-out, abort, close).
     private func dropContext(reason: String) {
         guard let c = ctx else { link = .down; return }
+        forgetSocket()
         ctx = nil
         link = .down
         lostReason = "connection to \(url.portal) lost: \(reason)"
@@ -464,6 +726,12 @@ public final class ISCSISession: @unchecked Sendable {
         guard slot.state == .waiting else { return }
         let priv = Unmanaged.passUnretained(slot).toOpaque()
         slot.state = .issued
+        if !polledLUNs.isEmpty && polledLUNs.contains(slot.lun) {
+            slot.unpolled = false
+        } else {
+            slot.unpolled = true
+            unpolledIssued += 1
+        }
         switch slot.kind {
         case .command:
             slot.prepareTask()
@@ -685,8 +953,12 @@ public final class ISCSISession: @unchecked Sendable {
                           sense: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                           residual: Int? = nil, overflow: Bool = false, detail: String? = nil) {
         guard slot.state != .free else { return }
+        if slot.state == .issued && slot.unpolled { unpolledIssued -= 1 }
+        completions += 1
+        // Moved out of the slot, not copied: one retain and release fewer per command.
+        let context = slot.context.take()
         let completion = ISCSICompletion(
-            tag: slot.tag, context: slot.context, lun: slot.lun, kind: slot.kind, outcome: outcome,
+            tag: slot.tag, context: context, lun: slot.lun, kind: slot.kind, outcome: outcome,
             scsiStatus: outcome == .status ? scsiStatus : .good, sense: sense,
             residual: residual ?? slot.length, overflow: overflow, length: slot.length,
             detail: detail.map(ISCSISecrets.redact))
@@ -707,6 +979,7 @@ public final class ISCSISession: @unchecked Sendable {
     private func closeAll() {
         for s in slots where s.state != .free { s.closing = true }
         if let c = ctx {
+            forgetSocket()
             ctx = nil
             link = .down
             iscsi_destroy_context(c)

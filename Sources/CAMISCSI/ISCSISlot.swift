@@ -44,6 +44,8 @@ final class ISCSISlot {
     var abortRequested = false
     var resetPending = false
     var closing = false
+    /// Issued for a LUN nobody polled at the time (counted in the session's `unpolledIssued`).
+    var unpolled = false
     var generation: UInt32 = 0
     var managementGeneration: UInt32 = 0
 

@@ -314,4 +314,123 @@ final class ISCSISessionTests {
         #expect(e.outcome == .unreachable)
         #expect(e.detail?.contains("reconnect window") == true)
     }
+
+    // MARK: polled completion
+
+    /// Drives a polled session the way a polling program does (poll, then sleep on the
+    /// descriptor) until `tag` completes or `seconds` pass.
+    func pollFor(_ tag: UInt64, _ s: ISCSISession, _ c: Collector, fd: Int32, seconds: Double = 20) -> Done? {
+        let end = camMonotonicNanoseconds() + UInt64(seconds * 1e9)
+        while camMonotonicNanoseconds() < end {
+            s.poll()
+            if let d = c.wait(tag, seconds: 0) { return d }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = Glibc.poll(&p, 1, 20)
+        }
+        return nil
+    }
+
+    /// Polled: commands submitted on this thread go out at the next `poll` and complete in
+    /// it, on this thread, each exactly once, with the data where it belongs.
+    @Test func polledRoundTripCompletesOnThePollingThread() throws {
+        let thread = pthread_self()
+        let c = Collector()
+        let onPoller = CAMLockedBox<(yes: Int, no: Int)>((0, 0))
+        let handler = c.handler
+        let s = try ISCSISession(url: try ISCSIURL.parse(tgt.url(iqn, lun: 1), environment: [:])) { d in
+            onPoller.withLock { pthread_equal(pthread_self(), thread) != 0 ? ($0.yes += 1) : ($0.no += 1) }
+            handler(d)
+        }
+        defer { s.close() }
+        try takeUnitAttention(s, c, lun: 1)
+        let fd = try #require(s.startPolling(lun: 1))
+        let n = 48, size = 32 << 10
+        let src = Buffer(n * size), dst = Buffer(n * size)
+        for i in 0..<src.raw.count { src.raw[i] = UInt8(truncatingIfNeeded: (i >> 3) &* 131 ^ i) }
+        onPoller.withLock { $0 = (0, 0) }
+        for write in [true, false] {
+            let buffer = write ? src : dst
+            for k in 0..<n {
+                var iov = iovec(iov_base: buffer.raw.baseAddress! + k * size, iov_len: size)
+                let blocks = UInt32(size / 512)
+                let cdb: CDB = write ? .write(lba: UInt64(k) * UInt64(blocks), blocks: blocks, minimumSize: 16)!
+                                     : .read(lba: UInt64(k) * UInt64(blocks), blocks: blocks, minimumSize: 16)!
+                try withUnsafePointer(to: &iov) { p in
+                    try s.submit(ISCSIRequest(lun: 1, cdb: cdb, direction: write ? .out : .in,
+                                              segments: UnsafeBufferPointer(start: p, count: 1), tag: UInt64(k)))
+                }
+            }
+            for k in 0..<n {
+                let d = try #require(pollFor(UInt64(k), s, c, fd: fd), "command \(k) never completed")
+                #expect(d.outcome == .status && d.status == .good, "\(d)")
+            }
+        }
+        #expect(memcmp(src.raw.baseAddress!, dst.raw.baseAddress!, n * size) == 0)
+        let counts = onPoller.withLock { $0 }
+        #expect(counts.yes == 2 * n && counts.no == 0, "on the poller: \(counts.yes), elsewhere: \(counts.no)")
+        // Nothing more: each completed exactly once.
+        s.poll()
+        for k in 0..<n { #expect(c.wait(UInt64(k), seconds: 0) == nil) }
+        s.stopPolling(lun: 1)
+        let e = try #require(try execute(s, c, tag: 500, lun: 1, cdb: .testUnitReady()))
+        #expect(e.outcome == .status)
+    }
+
+    /// tgtd killed under polled commands: they end (connection lost) on the polling thread,
+    /// once each; tgtd back: the service thread logs in again, and polled commands work
+    /// again through the same descriptor.
+    @Test func polledConnectionLossAndReconnect() throws {
+        let c = Collector()
+        var o = ISCSISession.Options()
+        o.retryIntervalMilliseconds = 200
+        let s = try open(tgt.url(iqn, lun: 1), c, options: o)
+        defer { s.close() }
+        try takeUnitAttention(s, c, lun: 1)
+        let fd = try #require(s.startPolling(lun: 1))
+        try tgt.pause()
+        for k in 0..<8 { try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), tag: UInt64(k))) }
+        s.poll()
+        usleep(100_000)
+        try tgt.kill()
+        for k in 0..<8 {
+            let d = try #require(pollFor(UInt64(k), s, c, fd: fd, seconds: 10), "command \(k) hung")
+            #expect(d.outcome == .connectionLost, "\(d)")
+        }
+        s.poll()
+        for k in 0..<8 { #expect(c.wait(UInt64(k), seconds: 0) == nil) }
+        try tgt.restart()
+        var ok = false
+        for k in 0..<40 where !ok {
+            let tag = UInt64(100 + k)
+            try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 5000, tag: tag))
+            if let e = pollFor(tag, s, c, fd: fd, seconds: 10) { ok = e.outcome == .status && e.status == .good }
+            if !ok { usleep(200_000) }
+        }
+        #expect(ok)
+        #expect(s.isLoggedIn)
+        // Polled again: answers come through the descriptor.
+        try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), tag: 900))
+        s.poll()
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        #expect(Glibc.poll(&p, 1, 5_000) == 1)
+        #expect(pollFor(900, s, c, fd: fd)?.outcome == .status)
+    }
+
+    /// A polled target that stops answering: the commands time out (the service thread keeps
+    /// the time-outs while pollers run).
+    @Test func polledCommandsTimeOut() throws {
+        let c = Collector()
+        let s = try open(tgt.url(iqn, lun: 1), c)
+        defer { s.close() }
+        try takeUnitAttention(s, c, lun: 1)
+        let fd = try #require(s.startPolling(lun: 1))
+        try tgt.pause()
+        defer { try? tgt.resume() }
+        let start = camMonotonicNanoseconds()
+        try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 700, tag: 1))
+        let d = try #require(pollFor(1, s, c, fd: fd, seconds: 10))
+        #expect(d.outcome == .timedOut)
+        let spent = Double(camMonotonicNanoseconds() - start) / 1e9
+        #expect(spent >= 0.6 && spent < 3, "\(spent) s")
+    }
 }

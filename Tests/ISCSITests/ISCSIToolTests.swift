@@ -162,6 +162,26 @@ final class ISCSIToolTests {
         #expect(checksum(a) == checksum(b))
     }
 
+    /// camdd polls iSCSI LUNs by default; `poll=0` takes the service thread's hand-over. Both
+    /// directions, with a pass device on each side (LUN 2 to LUN 1 of the same session: one
+    /// side polled and the other not, or both, two threads taking turns at one session).
+    @Test(arguments: [("poll=0", "poll=0"), ("poll=1", "poll=0"), ("poll=0", "poll=1"), ("poll=1", "poll=1")])
+    func camddRoundTripPolledAndNot(inPoll: String, outPoll: String) throws {
+        let size = 3 << 20 + 4 << 10
+        let src = try makeFile("src-\(inPoll)-\(outPoll)", count: size, seed: 71)
+        let back = dir + "/back-\(inPoll)-\(outPoll)"
+        let a = tgt.url(disk, lun: 2), b = tgt.url(disk, lun: 1)
+        let w = try run(camdd, ["-i", "file=\(src),bs=64k", "-o", "pass=\(a),bs=16k,depth=8,\(outPoll)"])
+        #expect(w.status == 0, "\(w.stderr)")
+        let x = try run(camdd, ["-i", "pass=\(a),bs=8k,depth=16,\(inPoll)", "-o", "pass=\(b),bs=32k,depth=4,\(outPoll)",
+                                "-m", String(size)])
+        #expect(x.status == 0, "\(x.stderr)")
+        #expect(bytesWritten(x) == size)
+        let r = try run(camdd, ["-i", "pass=\(b),bs=4k,depth=32,\(inPoll)", "-o", "file=\(back),trunc", "-m", String(size)])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(checksum(try contents(src)) == checksum(try contents(back)))
+    }
+
     // MARK: 3. CHAP
 
     @Test func chapThroughTheTools() throws {
@@ -274,6 +294,39 @@ final class ISCSIToolTests {
         #expect(n == got.count, "camdd says \(n), the file has \(got.count)")
         #expect(n > 0)
         #expect(checksum(got) == checksum(pattern[0..<got.count]), "the file is not the LUN's prefix")
+    }
+
+    /// "N bytes read from X" from camdd's statistics.
+    func bytesRead(_ r: TestSupport.Result) -> Int? {
+        for line in (r.stderr + r.out).split(separator: "\n") where line.contains("bytes read from") {
+            return Int(line.split(separator: " ")[0])
+        }
+        return nil
+    }
+
+    /// A polled read (camdd's default on iSCSI) to /dev/null, the benchmark's case, with tgtd
+    /// killed under it: camdd ends within seconds, exit status 1, and what it says it read is
+    /// what it says it wrote, in whole blocks.
+    @Test func tgtdKilledUnderAPolledReadToDevNull() throws {
+        let url = tgt.url(disk, lun: 4)
+        let job = Background { [camdd] in
+            try TestSupport.run(camdd, ["-i", "pass=\(url),bs=512,depth=4,poll", "-o", "file=/dev/null", "-t", "3"],
+                                timeout: 40)
+        }
+        usleep(700_000)
+        try #require(!job.finished, "the copy ended before tgtd was killed")
+        let start = Date()
+        try tgt.killNow()
+        defer { try? tgt.restart() }
+        let r = try #require(try job.wait(seconds: 40), "camdd hung after tgtd was killed")
+        let took = Date().timeIntervalSince(start)
+        #expect(r.status == 1, "status \(r.status): \(r.stderr)")
+        #expect(took < 10, "camdd took \(took) s")
+        #expect(r.stderr.contains("Nexus lost") || r.stderr.contains("Command timeout"), "\(r.stderr)")
+        let read = try #require(bytesRead(r), "no statistics: \(r.stderr)")
+        let written = try #require(bytesWritten(r), "no statistics: \(r.stderr)")
+        #expect(read == written)
+        #expect(written > 0 && written < 48 << 20 && written % 512 == 0)
     }
 
     @Test func tgtdKilledUnderAWriteEndsClearlyWithExactCounts() throws {

@@ -26,29 +26,33 @@ dd if=/dev/urandom of="$backing" bs=1M count="$LUN_MB" status=none
 URL="iscsi://127.0.0.1:$TGT_PORT/$IQN/1"
 LUN_BYTES=$((LUN_MB << 20))
 
-# perf BLOCKS: iscsi-perf's final average IOPS at DEPTH for $SECS seconds (best of $RUNS).
-perf_iops() {
-    local best=0
-    for _ in $(seq "$RUNS"); do
-        local r
-        r=$(iscsi-perf -m "$DEPTH" -b "$1" -t "$SECS" "$URL" 2>&1 | tr '\r' '\n' |
-            awk '/iops average/ { for (i = 1; i <= NF; i++) if ($i == "average") v = $(i + 1) } END { print v + 0 }')
-        best=$(awk -v a="$r" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
-    done
-    echo "$best"
+# perf_once BLOCKS: iscsi-perf's final average IOPS at DEPTH for $SECS seconds.
+perf_once() {
+    iscsi-perf -m "$DEPTH" -b "$1" -t "$SECS" "$URL" 2>&1 | tr '\r' '\n' |
+        awk '/iops average/ { for (i = 1; i <= NF; i++) if ($i == "average") v = $(i + 1) } END { print v + 0 }'
 }
+# camdd_once ARGS...: the MB/sec camdd printed (the copy only).
+camdd_once() { "$CAMDD" "$@" 2>&1 >/dev/null | awk '/ MB\/sec$/ { print $1 + 0 }'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
 
-echo "tgtd on 127.0.0.1:$TGT_PORT, LUN ${LUN_MB} MiB on $SHM; depth $DEPTH; iscsi-perf ${SECS} s; best of $RUNS"
+echo "tgtd on 127.0.0.1:$TGT_PORT, LUN ${LUN_MB} MiB on $SHM; depth $DEPTH; iscsi-perf ${SECS} s; best of $RUNS, the two tools alternating"
 echo "camdd: $CAMDD"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %6s %11s %9s %11s %9s %7s\n' "case" "xfer" "perf MB/s" "perf IOPS" "camdd MB/s" "camdd IOPS" "ratio"
 for xfer in 1m 4k; do
     case $xfer in 1m) bytes=$((1 << 20)) ;; 4k) bytes=4096 ;; esac
     blocks=$((bytes / 512))
-    # camdd copies a fixed amount: about $SECS seconds' worth at iscsi-perf's rate, whole LUN at most.
-    p=$(perf_iops "$blocks")
+    # The runs alternate (iscsi-perf, camdd, iscsi-perf, ...): on a shared machine the load
+    # changes by the second, and it should hit both tools alike. camdd copies a fixed amount:
+    # about $SECS seconds' worth at iscsi-perf's last rate, the whole LUN at most.
+    p=0 c=0
+    for _ in $(seq "$RUNS"); do
+        r=$(perf_once "$blocks")
+        p=$(max "$r" "$p")
+        want=$(awk -v i="$r" -v b="$bytes" -v s="$SECS" -v l="$LUN_BYTES" 'BEGIN { n = int(i * s) * b; if (n > l || n <= 0) n = l; print n }')
+        c=$(max "$(camdd_once -i pass="$URL",bs=$xfer,depth=$DEPTH -o file=/dev/null -m "$want")" "$c")
+    done
     pm=$(awk -v i="$p" -v b="$bytes" 'BEGIN { printf "%.1f", i * b / 1048576 }')
-    want=$(awk -v i="$p" -v b="$bytes" -v s="$SECS" -v l="$LUN_BYTES" 'BEGIN { n = int(i * b * s / b) * b; if (n > l || n <= 0) n = l; print n }')
-    c=$(camdd_rate -i pass="$URL",bs=$xfer,depth=$DEPTH -o file=/dev/null -m "$want")
     ci=$(awk -v m="$c" -v b="$bytes" 'BEGIN { printf "%.0f", m * 1048576 / b }')
     printf '%-22s %6s %11s %9s %11s %9s %7s\n' "read -> /dev/null" $xfer "$pm" "$p" "$c" "$ci" "$(ratio "$c" "$pm")"
 done
@@ -64,3 +68,4 @@ for xfer in 1m 4k; do
     printf '%-22s %6s %11s %9s %11s %9s %7s\n' "/dev/zero -> write" $xfer "-" "-" "$c" "$ci" "-"
 done
 echo "(ratio = camdd MB/s / iscsi-perf MB/s; camdd's rate is the copy only, as it prints it)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
