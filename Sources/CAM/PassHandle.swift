@@ -275,6 +275,17 @@ public final class PassHandle: @unchecked Sendable {
         }
     }
 
+    // MARK: device buffers
+
+    /// Buffers the device fills and empties with no copy (`CAMDeviceBufferSIM`; pass(4)'s
+    /// to-do 1), for the data of this handle's CCBs. Empty when the SIM has none, or when the
+    /// device cannot give them now (already polled, removed); then ordinary memory serves as
+    /// well, only with a copy. Ask before `startPolling`.
+    public func deviceBuffers(count: Int, size: Int) -> [any CAMDeviceBuffer] {
+        guard let sim = device.bus.sim as? any CAMDeviceBufferSIM, count > 0, size > 0, size <= maxIO else { return [] }
+        return (try? sim.deviceBuffers(at: path, count: count, size: size)) ?? []
+    }
+
     // MARK: polled completion
 
     /// Turns on polled completion for this handle: completions are harvested by the thread

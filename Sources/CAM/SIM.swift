@@ -69,3 +69,21 @@ public protocol CAMPollingSIM: CAMSIM {
     @discardableResult
     func poll(at path: CAMPath) -> Int
 }
+
+/// Memory a device moves data in and out of with no copy between kernel and user memory.
+/// pass(4)'s to-do 1 ("a way to do unmapped I/O on multiple buffers ... would allow eliminating
+/// the copy we currently do for data"); on Linux sg it is a descriptor's mmap-ed reserved
+/// buffer (SG_FLAG_MMAP_IO). The memory is valid while the object lives.
+public protocol CAMDeviceBuffer: AnyObject, Sendable {
+    /// The buffer, as many bytes as were asked for.
+    var bytes: UnsafeMutableRawBufferPointer { get }
+}
+
+/// A SIM that can hand out device buffers. A CCB whose data is `.buffer` starting at one of
+/// them (at most its size) moves no data through a copy; any other CCB takes the ordinary
+/// path, so using them is never required for correctness.
+public protocol CAMDeviceBufferSIM: CAMSIM {
+    /// Up to `count` buffers of `size` bytes for the device at `path`. Fewer (even none) when
+    /// the device has no more to give. Ask before polling starts on the device.
+    func deviceBuffers(at path: CAMPath, count: Int, size: Int) throws(CAMError) -> [any CAMDeviceBuffer]
+}

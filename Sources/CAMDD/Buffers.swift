@@ -26,14 +26,28 @@ final class Block: @unchecked Sendable {
     /// All bytes have been put into write requests.
     var fullySliced = false
 
-    init(index: Int, capacity: Int, alignment: Int, pass: Bool) {
+    /// The device buffer `storage` lives in, if any (kept alive with the block).
+    private let deviceBuffer: (any CAMDeviceBuffer)?
+
+    /// A block in ordinary memory, or in `deviceBuffer` (a pass input's device fills it with
+    /// no copy; pass(4)'s to-do 1).
+    init(index: Int, capacity: Int, alignment: Int, pass: Bool, deviceBuffer: (any CAMDeviceBuffer)? = nil) {
         self.index = index
-        storage = .allocate(byteCount: max(capacity, 1), alignment: alignment)
+        if let deviceBuffer, deviceBuffer.bytes.count >= capacity {
+            self.deviceBuffer = deviceBuffer
+            storage = deviceBuffer.bytes
+        } else {
+            self.deviceBuffer = nil
+            storage = .allocate(byteCount: max(capacity, 1), alignment: alignment)
+        }
         ccb = pass ? CCB() : nil
         ccb?.cookie = UInt64(index)
     }
 
-    deinit { storage.deallocate() }
+    deinit { if deviceBuffer == nil { storage.deallocate() } }
+
+    /// Whether the block lives in a device buffer.
+    var isDeviceBuffer: Bool { deviceBuffer != nil }
 }
 
 /// One of the writer's requests (camdd(8)'s writer-side CAMDD_BUF_DATA with its list of

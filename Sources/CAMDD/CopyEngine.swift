@@ -104,7 +104,16 @@ public final class CopyEngine: @unchecked Sendable {
         let blockCount = max(inDepth + forWriter, input.kind == .file && output.kind == .file ? 4 : 0)
         let segments = (wbs + rbs - 1) / rbs + 3
         let alignment = max(4096, input.directAlignment)
-        blocks = (0..<blockCount).map { Block(index: $0, capacity: rbs, alignment: alignment, pass: input.kind == .pass) }
+        // A pass input reads into the device's own buffers when its SIM has them (sg: mapped
+        // reserved buffers), so the data is not copied between kernel and user memory.
+        var deviceBuffers: [any CAMDeviceBuffer] = []
+        if let h = input.handle, input.options.zeroCopy {
+            deviceBuffers = h.deviceBuffers(count: blockCount, size: rbs)
+        }
+        blocks = (0..<blockCount).map { i in
+            Block(index: i, capacity: rbs, alignment: alignment, pass: input.kind == .pass,
+                  deviceBuffer: i < deviceBuffers.count ? deviceBuffers[i] : nil)
+        }
         requests = (0...outDepth).map { WriteRequest(index: $0, segments: segments, pass: output.kind == .pass) }
         readerMailbox = try Mailbox(capacity: blockCount)
         writerMailbox = try Mailbox(capacity: blockCount)
@@ -138,6 +147,9 @@ public final class CopyEngine: @unchecked Sendable {
     }
 
     deinit { close(doneDescriptor) }
+
+    /// How many of the reader's blocks are device buffers (no copy in or out of the kernel).
+    public var deviceBufferCount: Int { blocks.filter(\.isDeviceBuffer).count }
 
     /// Buffer memory the copy uses, in bytes.
     public var bufferBytes: Int { blocks.count * input.blockSize }
@@ -181,7 +193,9 @@ public final class CopyEngine: @unchecked Sendable {
     public func wait() -> CopyResult {
         for t in threads { t.join() }
         if endTime == 0 { endTime = camMonotonicNanoseconds() }
-        let stats = CopyStatistics(input: inputCounters.snapshot(of: input, final: true, latency: summarizesLatency),
+        var inputStatistics = inputCounters.snapshot(of: input, final: true, latency: summarizesLatency)
+        inputStatistics.deviceBuffers = deviceBufferCount
+        let stats = CopyStatistics(input: inputStatistics,
                                    output: outputCounters.snapshot(of: output, final: true, latency: summarizesLatency),
                                    elapsedNanoseconds: endTime &- startTime.load(ordering: .relaxed))
         let error = reader.failure ?? writer.failure

@@ -13,7 +13,7 @@ public enum EndpointRole: String, Sendable, Equatable {
 
 /// One `-i` or `-o` argument list, as camdd(8)'s camdd_parse_io_opts reads it:
 /// `pass=DEV|file=PATH[,bs=N][,offset=N][,depth=N][,mcs=N][,debug=N]`, plus our flags
-/// `direct` (O_DIRECT), `trunc` (truncate an output file) and `poll` (polled completion).
+/// `direct` (O_DIRECT), `trunc` (truncate an output file) and `poll` (polled completion) and `zerocopy` (device buffers).
 public struct EndpointOptions: Sendable, Equatable {
     public var kind: EndpointKind
     /// The device specifier or path; "-" is stdin or stdout.
@@ -35,6 +35,9 @@ public struct EndpointOptions: Sendable, Equatable {
     /// Harvest a pass device's completions on camdd's own thread when its SIM can
     /// (`PassHandle.startPolling`): `poll=0` hands them over from the SIM's thread instead.
     public var poll = true
+    /// Read a pass device into its SIM's device buffers when it has them (`zerocopy=0`: into
+    /// ordinary memory, through the kernel's copy).
+    public var zeroCopy = true
 
     public init(kind: EndpointKind, name: String) {
         self.kind = kind
@@ -42,7 +45,7 @@ public struct EndpointOptions: Sendable, Equatable {
     }
 
     /// The keys an argument list may hold, for messages.
-    public static let keys = "pass=, file=, bs=, offset=, depth=, mcs=, debug=, direct, trunc, poll"
+    public static let keys = "pass=, file=, bs=, offset=, depth=, mcs=, debug=, direct, trunc, poll, zerocopy"
 
     /// Parses one `-i`/`-o` list. Empty fields (",,") are skipped as in camdd(8); everything
     /// else that is unknown or malformed is an error naming the field.
@@ -58,7 +61,7 @@ public struct EndpointOptions: Sendable, Equatable {
                 throw CAMDDError(.badArgument, "empty parameter name in \"\(text)\"")
             }
             switch key {
-            case "direct", "trunc", "truncate", "poll":
+            case "direct", "trunc", "truncate", "poll", "zerocopy":
                 let on: Bool
                 switch value?.lowercased() {
                 case nil, "1", "yes", "on", "true": on = true
@@ -68,6 +71,7 @@ public struct EndpointOptions: Sendable, Equatable {
                 switch key {
                 case "direct": result.direct = on
                 case "poll": result.poll = on
+                case "zerocopy": result.zeroCopy = on
                 default: result.truncate = on
                 }
                 continue

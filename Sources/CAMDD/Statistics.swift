@@ -71,6 +71,8 @@ public struct EndpointStatistics: Sendable, Equatable {
     public var busyNanoseconds: UInt64
     /// nil when no command completed.
     public var latency: LatencySummary?
+    /// Input blocks that are device buffers (filled with no copy; pass inputs on sg).
+    public var deviceBuffers = 0
 }
 
 /// What a copy did: both endpoints and the elapsed time.
@@ -141,6 +143,7 @@ public struct CopyStatistics: Sendable, Equatable {
         o.field("commands", number: "\(e.commands)")
         o.field("errors", number: "\(e.errors)")
         o.field("padded_bytes", number: "\(e.paddedBytes)")
+        o.field("device_buffers", number: "\(e.deviceBuffers)")
         o.field("busy_seconds", number: fixed(Double(e.busyNanoseconds) / 1e9, 6))
         let elapsed = Double(max(elapsedNanoseconds, 1))
         o.field("busy_percent", number: fixed(min(100, Double(e.busyNanoseconds) / elapsed * 100), 1))

@@ -26,3 +26,18 @@ public final class SGMappedBuffer: @unchecked Sendable {
         munmap(mapping.baseAddress, mapping.count)
     }
 }
+
+import CAM
+
+extension SGMappedBuffer: CAMDeviceBuffer {}
+
+extension LinuxSGSIM: CAMDeviceBufferSIM {
+    /// CAM's device buffers are this SIM's mapped buffers (`mappedBuffers`).
+    public func deviceBuffers(at path: CAMPath, count: Int, size: Int) throws(CAMError) -> [any CAMDeviceBuffer] {
+        do {
+            return try mappedBuffers(at: path, count: count, size: size)
+        } catch {
+            throw CAMError(error.code == .deviceGone ? .deviceGone : .simFailure, error.message)
+        }
+    }
+}

@@ -7,7 +7,7 @@ import CAMDD
 /// `-i` and `-o`, in camdd(8)'s comma-separated form.
 struct Endpoints: ParsableArguments {
     @Option(name: .customShort("i"), help: ArgumentHelp(
-        "Input: pass=DEVICE or file=PATH (- for stdin), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct ,poll=0.",
+        "Input: pass=DEVICE or file=PATH (- for stdin), then ,bs=N ,offset=N ,depth=N ,mcs=N ,direct ,poll=0 ,zerocopy=0.",
         valueName: "args"))
     var input: String?
 
@@ -106,6 +106,8 @@ struct Camdd: ParsableCommand {
             Output to /dev/null is counted and discarded without write calls
             (as sg_dd and ddpt do). Pass devices whose transport can poll
             (sg, iSCSI) complete on camdd's own threads; ,poll=0 turns it off.
+            An sg input is read into its mapped reserved buffers (no copy from
+            the kernel); ,zerocopy=0 turns it off.
             SIGUSR1 prints the statistics and goes on; SIGINT stops, prints them.
 
             EXAMPLES

@@ -272,12 +272,14 @@ extension OnSCSIDebug {
     }
 
     /// camdd (which polls its pass devices) writes a file to the disk and reads it back.
-    @Test(arguments: [1, 32]) func camddRoundTrip(depth: Int) throws {
+    /// With and without polling and device buffers (mapped sg reserved buffers: no copy).
+    @Test(arguments: [(1, ""), (32, ""), (8, ",zerocopy=0"), (8, ",poll=0"), (8, ",poll=0,zerocopy=0")])
+    func camddRoundTrip(depth: Int, flags: String) throws {
         let dir = try TemporaryDirectory("sgpoll")
         let count = 3 << 20
         let data = TestData.bytes(count, seed: 0x5070_11 &+ UInt64(depth))
         let src = try dir.write("src", data)
-        let dev = "pass=\(sg.devicePath),bs=64k,depth=\(depth),offset=2m"
+        let dev = "pass=\(sg.devicePath),bs=64k,depth=\(depth),offset=2m\(flags)"
         let w = try Tools.run("camdd", ["-i", "file=\(src),bs=1m", "-o", dev])
         #expect(w.status == 0, "\(w.stderr)")
         #expect(w.bytes("written to") == UInt64(count))
@@ -285,9 +287,16 @@ extension OnSCSIDebug {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.bytes("read from") == UInt64(count))
         #expect(TestData.checksum(try dir.read("dst")) == TestData.checksum(data))
-        let n = try Tools.run("camdd", ["-i", dev, "-o", "file=/dev/null", "-m", "\(count)"])
+        let n = try Tools.run("camdd", ["-i", dev, "-o", "file=/dev/null", "-m", "\(count)", "--json"])
         #expect(n.status == 0, "\(n.stderr)")
         #expect(n.bytes("read from") == UInt64(count))
+        // The reader's blocks are the device's mapped buffers unless zerocopy=0.
+        let zeroCopy = !flags.contains("zerocopy=0")
+        let json = String(decoding: n.stdout, as: UTF8.self)
+        // The input endpoint comes first in the object.
+        let field = try #require(json.range(of: "\"device_buffers\":"), "\(json)")
+        let buffers = Int(json[field.upperBound...].prefix { $0.isNumber }) ?? -1
+        #expect(zeroCopy ? buffers > 0 : buffers == 0, "\(json)")
     }
 }
 }
