@@ -110,9 +110,16 @@ public final class CopyEngine: @unchecked Sendable {
         if let h = input.handle, input.options.zeroCopy {
             deviceBuffers = h.deviceBuffers(count: blockCount, size: rbs)
         }
+        // A pass input into /dev/null: its blocks are read and discarded, never looked at, so
+        // they share one buffer (measured on iSCSI at 1 MiB × 16: 16 buffers cost 3-4% against
+        // iscsi-perf, whose reads land in recycled memory). File inputs keep their own blocks
+        // (a file read is the copy itself, and depth= reads them side by side).
+        let sharedSink = output.isNullDevice && input.kind == .pass
+        let arena = deviceBuffers.count >= blockCount ? nil
+            : BlockArena(count: blockCount, capacity: rbs, alignment: alignment, shared: sharedSink)
         blocks = (0..<blockCount).map { i in
             Block(index: i, capacity: rbs, alignment: alignment, pass: input.kind == .pass,
-                  deviceBuffer: i < deviceBuffers.count ? deviceBuffers[i] : nil)
+                  deviceBuffer: i < deviceBuffers.count ? deviceBuffers[i] : nil, arena: arena)
         }
         requests = (0...outDepth).map { WriteRequest(index: $0, segments: segments, pass: output.kind == .pass) }
         readerMailbox = try Mailbox(capacity: blockCount)
