@@ -42,4 +42,31 @@ struct ReadmeExampleTests {
         #expect(statuses == [.requestComplete])
         pass.close()
     }
+
+    @Test("the README's polling and device-buffer example")
+    func pollingExample() throws {
+        let xpt = XPT()
+        defer { xpt.shutdown() }
+        let sim = EmulatorSIM()
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 64 << 20, latency: .fixed(nanoseconds: 1_000_000)))
+        try xpt.scan(xpt.register(sim))
+        let pass = try xpt.open(unit: 0)
+        defer { pass.close() }
+
+        let buffers = pass.deviceBuffers(count: 4, size: 65536)
+        #expect(buffers.isEmpty, "the emulator has no device buffers")
+        var seen: [UInt64] = []
+        let fds = try #require(pass.startPolling())
+        try pass.queue(CCB(cdb: CDB.testUnitReady(), cookie: 8))
+        while pass.outstandingCount > 0 {
+            _ = pass.wait(timeoutMilliseconds: 1000)
+            while let done = pass.get() {
+                #expect(done.status == .requestComplete)
+                seen.append(done.cookie)
+            }
+        }
+        #expect(!fds.isEmpty)
+        #expect(seen == [8])
+        pass.stopPolling()
+    }
 }
