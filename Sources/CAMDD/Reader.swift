@@ -149,9 +149,16 @@ final class Reader: @unchecked Sendable {
         peer.postEnd(end)
     }
 
-    private func fail(_ message: String) {
-        if failure == nil {
+    /// Sequence of the read `failure` is about (Int.max: not about one read).
+    private var failureSequence = Int.max
+
+    /// Records a failure and stops issuing. A failed read earlier in the stream than the one
+    /// already reported replaces it (and is reported too): with commands completing out of
+    /// order, the earliest failed read is the one that ends the output.
+    private func fail(_ message: String, sequence: Int = Int.max) {
+        if failure == nil || sequence < failureSequence {
             failure = message
+            failureSequence = sequence
             report(message)
         }
         end = .readError
@@ -239,7 +246,7 @@ final class Reader: @unchecked Sendable {
                 cutoff = block.sequence
                 let r = ErrorReport.lines(for: ccb, on: endpoint.handle!, verbose: settings.verbose)
                 for line in r.detail { report(line) }
-                fail("camdd: \(r.summary)")
+                fail("camdd: \(r.summary)", sequence: block.sequence)
             }
         }
         reorder[block.sequence % blocks.count] = block.index
@@ -350,7 +357,8 @@ final class Reader: @unchecked Sendable {
         let wanted = blockWanted(block)
         if !ok {
             if block.sequence < cutoff {
-                fail("camdd: Error reading from \(endpoint.name) at offset \(endpoint.offset + block.position + UInt64(block.length)): \(errnoText(block.readError))")
+                fail("camdd: Error reading from \(endpoint.name) at offset \(endpoint.offset + block.position + UInt64(block.length)): \(errnoText(block.readError))",
+                     sequence: block.sequence)
             }
             // The bytes read before the error still count, as with a single read: this block
             // is cut to them and handed on; everything after it is not.
