@@ -92,7 +92,8 @@ public final class CopyEngine: @unchecked Sendable {
 
         let rbs = input.blockSize
         let wbs = output.blockSize
-        let inDepth = max(1, input.depth)
+        // A file read with depth: two reads queued per pool thread plus the reader's own.
+        let inDepth = input.kind == .file && input.depth > 1 ? 2 * input.depth : max(1, input.depth)
         let outDepth = max(1, output.depth)
         // Enough blocks for the writer's depth of full requests; one more when the sizes do not
         // divide each other, as a request then spans one block more than its size suggests.
@@ -164,6 +165,8 @@ public final class CopyEngine: @unchecked Sendable {
     /// Starts the reader and writer threads.
     public func start() {
         precondition(threads.isEmpty, "CopyEngine.start called twice")
+        inputCounters.recordsLatency = summarizesLatency
+        outputCounters.recordsLatency = summarizesLatency
         startTime.store(camMonotonicNanoseconds(), ordering: .relaxed)
         let done = doneDescriptor
         let r = reader

@@ -6,12 +6,13 @@ import CCAMDD
 
 /// Reads of a regular file or block device with several in flight (`depth=N` on a file
 /// input). FreeBSD's camdd queues one command at a time to files, since read(2) waits; here
-/// `depth` threads each run one pread at a time, so up to `depth` reads proceed at once: page
-/// cache copies on several CPUs, several requests at a disk behind a block device. The reader
-/// puts them back in order as it does a pass device's completions.
+/// the reader runs one pread itself and `depth - 1` threads run one each, so up to `depth`
+/// reads proceed at once: page cache copies on several CPUs, several requests at a disk behind
+/// a block device. The reader puts them back in order as it does a pass device's completions.
 ///
-/// The reader submits a block and later takes it back through `take`; `descriptor` is
-/// readable while finished blocks wait. Nothing is allocated per read.
+/// The reader submits a block and later takes it back through `take`; `descriptor` becomes
+/// readable when a block finishes while the reader sleeps (`prepareToSleep`), so a busy reader
+/// takes finished blocks with no system call. Nothing is allocated per read.
 final class FileReadPool: @unchecked Sendable {
     // @unchecked: everything below `lock` is guarded by it; `descriptor`, `fd`, `blocks` and
     // the threads array (written before any thread runs, read by `shutdown`) are fixed.
@@ -29,13 +30,18 @@ final class FileReadPool: @unchecked Sendable {
     private var head = 0
     private let finished: IndexRing
     private var stopping = false
+    /// The reader said it is going to sleep: the next finished block writes the eventfd.
+    private var readerAsleep = false
+    /// The eventfd holds a count.
+    private var signaled = false
     private var threads: [CAMThread] = []
     private let fd: Int32
     private let blocks: [Block]
     /// The eventfd: readable while finished blocks wait to be taken.
     let descriptor: Int32
 
-    init(fd: Int32, blocks: [Block], threads count: Int) throws(CAMDDError) {
+    /// `count`: the reads in flight at most, the reader's own included (threads: count - 1).
+    init(fd: Int32, blocks: [Block], depth count: Int) throws(CAMDDError) {
         self.fd = fd
         self.blocks = blocks
         finished = IndexRing(capacity: blocks.count)
@@ -43,7 +49,7 @@ final class FileReadPool: @unchecked Sendable {
         let e = ccamdd_eventfd()
         if e < 0 { throw CAMDDError.system("eventfd", errno, on: "camdd file reads") }
         descriptor = e
-        for i in 0..<max(1, count) {
+        for i in 0..<max(1, count - 1) {
             threads.append(CAMThread(name: "camdd-fread\(i)") { [unowned self] in self.serve() })
         }
     }
@@ -65,12 +71,24 @@ final class FileReadPool: @unchecked Sendable {
     /// Moves the indices of finished blocks into `into`.
     func take(into: IndexRing) {
         lock.lock()
-        if !finished.isEmpty {
-            finished.moveAll(to: into)
+        finished.moveAll(to: into)
+        readerAsleep = false
+        if signaled {
+            signaled = false
             var v: UInt64 = 0
             _ = read(descriptor, &v, 8)
         }
         lock.unlock()
+    }
+
+    /// The reader is about to wait on `descriptor`: false when a block has finished already
+    /// (take it instead of sleeping).
+    func prepareToSleep() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if !finished.isEmpty { return false }
+        readerAsleep = true
+        return true
     }
 
     /// Stops the threads once the queued reads are done, and joins them.
@@ -92,18 +110,25 @@ final class FileReadPool: @unchecked Sendable {
             lock.unlock()
             run(r)
             lock.lock()
-            if finished.isEmpty {
+            finished.push(r.index)
+            if readerAsleep {
+                readerAsleep = false
+                signaled = true
                 var one: UInt64 = 1
                 while write(descriptor, &one, 8) < 0 && errno == EINTR {}
             }
-            finished.push(r.index)
         }
         lock.unlock()
     }
 
-    /// One whole read: until `want` bytes, the end of the file, or an error.
     private func run(_ r: Request) {
-        let block = blocks[r.index]
+        Self.readWhole(fd, into: blocks[r.index], offset: r.offset, want: r.want, ask: r.ask)
+    }
+
+    /// One whole read (on a pool thread, or the reader's own): until `want` bytes, the end of
+    /// the file, or an error. The block's `length` gets the bytes read, `readError` the errno.
+    static func readWhole(_ fd: Int32, into block: Block, offset: UInt64, want: Int, ask: Int) {
+        let r = (offset: offset, want: want, ask: ask)
         let base = block.storage.baseAddress!
         var got = 0
         var error: Int32 = 0

@@ -34,6 +34,8 @@ final class Reader: @unchecked Sendable {
     /// Reads of a file input with depth > 1 (nil: one synchronous pread at a time).
     private let pool: FileReadPool?
     private let pooled: IndexRing
+    /// Reads the pool's threads have (the reader runs one more itself).
+    private var poolInFlight = 0
     private let returned: IndexRing
     private let outgoing: IndexRing
     private var reorder: [Int]
@@ -67,7 +69,7 @@ final class Reader: @unchecked Sendable {
         // Several reads at once only where reads can run side by side: regular files and
         // block devices (a pipe's bytes come in one order).
         if endpoint.handle == nil && endpoint.seekable && endpoint.depth > 1 {
-            pool = try? FileReadPool(fd: endpoint.fd, blocks: blocks, threads: endpoint.depth)
+            pool = try? FileReadPool(fd: endpoint.fd, blocks: blocks, depth: endpoint.depth)
         } else {
             pool = nil
         }
@@ -117,6 +119,7 @@ final class Reader: @unchecked Sendable {
             if let pool {
                 pool.take(into: pooled)
                 while let i = pooled.pop() {
+                    poolInFlight -= 1
                     completePooled(blocks[i])
                     progress = true
                 }
@@ -137,6 +140,7 @@ final class Reader: @unchecked Sendable {
                 // the peer is a file too (its next post is microseconds away).
                 // (Not with a read pool: its completions come on another descriptor.)
                 if spinNanoseconds > 0 && pool == nil && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
+                if let pool, !pool.prepareToSleep() { continue }
                 if mailbox.prepareToSleep() {
                     loop.wait { token in if token == 0 { mailbox.clear() } }
                 }
@@ -318,16 +322,22 @@ final class Reader: @unchecked Sendable {
         return true
     }
 
-    /// Queues reads to the pool up to the depth.
+    /// Queues reads to the pool's depth - 1 threads, then runs one read on this thread (the
+    /// depth-th), so that two CPUs at depth 2 are two readers, not three threads.
     private func issuePooled() -> Bool {
         guard let pool else { return false }
         var progress = false
         let align = endpoint.directAlignment
-        while issuing && inFlight < endpoint.depth, let i = free.first {
+        while issuing, let i = free.first {
             guard let (pos, want) = nextRead() else {
                 issuing = false
                 break
             }
+            // The pool's threads get two reads each (the next waits while one runs, so they
+            // never idle while this thread is inside its own pread); then this thread reads,
+            // keeping a block to spare for the pool's next.
+            let mine = poolInFlight >= 2 * (endpoint.depth - 1)
+            if mine && free.count < 2 { break }
             let block = blocks[i]
             block.sequence = nextSequence
             block.position = pos
@@ -341,8 +351,14 @@ final class Reader: @unchecked Sendable {
             position += UInt64(want)
             inFlight += 1
             let ask = align > 0 ? (want + align - 1) / align * align : want
-            pool.submit(block, offset: endpoint.offset + pos, want: want, ask: ask)
             progress = true
+            if mine {
+                FileReadPool.readWhole(endpoint.fd, into: block, offset: endpoint.offset + pos, want: want, ask: ask)
+                completePooled(block)
+                break
+            }
+            poolInFlight += 1
+            pool.submit(block, offset: endpoint.offset + pos, want: want, ask: ask)
         }
         return progress
     }
