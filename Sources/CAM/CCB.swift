@@ -328,6 +328,11 @@ public final class CCB: @unchecked Sendable {
     unowned(unsafe) var flightPrev: CCB?
     var owner: PassHandle?
     var deviceRecord: CAMDeviceRecord?
+
+    /// Whether the device this CCB was queued to is polled now (`PassHandle.startPolling`):
+    /// a SIM that parks completions for the poller parks only these, and completes the others
+    /// at once. (When polling stops, CAM polls the SIM once more to flush what was parked.)
+    public var isDevicePolled: Bool { deviceRecord?.isPolled.load(ordering: .acquiring) ?? false }
     var startNanoseconds: UInt64 = 0
     var retriesLeft: Int = 0
     var isSynchronous = false

@@ -260,6 +260,8 @@ public final class PassHandle: @unchecked Sendable {
             if polled {
                 device.bus.pollingSIM?.poll(at: path)
                 if completedCount > 0 { return true }
+                // Polling ended meanwhile: the descriptors may be gone; the caller asks again.
+                if !device.isPolled.load(ordering: .acquiring) { return false }
             }
             var timeout = timeoutMilliseconds
             if deadline != .max {
@@ -308,7 +310,7 @@ public final class PassHandle: @unchecked Sendable {
         if device.pollers == 0 {
             guard let fds = sim.startPolling(at: path) else { return nil }
             device.pollDescriptors = fds
-            device.isPolled.store(true, ordering: .relaxed)
+            device.isPolled.store(true, ordering: .releasing)
         }
         device.pollers += 1
         polling = true
@@ -318,15 +320,18 @@ public final class PassHandle: @unchecked Sendable {
     /// Turns polled completion off for this handle (see `startPolling`); `close` does it too.
     public func stopPolling() {
         device.pollLock.lock()
-        defer { device.pollLock.unlock() }
-        guard polling else { return }
+        guard polling else { device.pollLock.unlock(); return }
         polling = false
         device.pollers -= 1
-        if device.pollers == 0 {
-            device.isPolled.store(false, ordering: .relaxed)
+        let last = device.pollers == 0
+        if last {
+            device.isPolled.store(false, ordering: .releasing)
             device.pollDescriptors = []
             device.bus.pollingSIM?.stopPolling(at: path)
         }
+        device.pollLock.unlock()
+        // Flush: whatever the SIM parked for a poller before it saw the device unpolled.
+        if last { device.bus.pollingSIM?.poll(at: path) }
     }
 
     /// Whether this handle polls (`startPolling` succeeded and `stopPolling` was not called).

@@ -49,9 +49,9 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     private var scanned = false
     private var isShutDown = false
     private var nextTimer = 0
-    /// Disks being polled, by path (a leaf lock; kept past removal until polling stops).
+    /// Disks ever polled (a leaf lock; kept, with their descriptors, until the SIM goes).
     let pollRegistry = CAMLock()
-    var polledDisks: [CAMPath: PolledPath] = [:]
+    var polledDisks: [EmulatedDisk] = []
 
     /// Largest data transfer of one CCB (path inquiry's maxio; the block limits page reports
     /// it as MAXIMUM TRANSFER LENGTH).
@@ -347,53 +347,34 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
 // MARK: polled completion
 
 extension EmulatorSIM: CAMPollingSIM {
-    /// Delayed completions of the disk at `path` (latency, file-backed) park until `poll`
-    /// takes them; inline ones (a RAM disk with no latency) complete in `start` as always, on
-    /// the queuing thread.
+    /// Delayed completions (latency, file-backed) of a polled device park until `poll` takes
+    /// them; inline ones (a RAM disk with no latency) complete in `start` as always, on the
+    /// queuing thread.
     ///
-    /// Polling is counted per path, and every disk polled at a path stays registered until the
-    /// count drops to zero: a device removed and re-added at the same path has two records in
-    /// the XPT (the old one draining), and `poll(at:)` must take both disks' completions.
+    /// Every disk ever polled is kept (with its descriptor) until the SIM goes, and `poll`
+    /// drains them all, whatever the path: a device removed and re-added at one path has two
+    /// records in the XPT, one draining, and each CCB goes back to its own handle anyway.
     public func startPolling(at path: CAMPath) -> [Int32]? {
         guard path.target >= 0 && path.target < slots.count else { return nil }
         let slot = slots[path.target]
-        guard let disk = slot.lock.withLock({ slot.diskLocked(path.lun) }), disk.polled.start() != nil else {
+        guard let disk = slot.lock.withLock({ slot.diskLocked(path.lun) }), disk.polled.descriptorForPolling() != nil else {
             return nil
         }
         return pollRegistry.withLock {
-            var entry = polledDisks[path] ?? PolledPath()
-            entry.count += 1
-            if !entry.disks.contains(where: { $0 === disk }) { entry.disks.append(disk) }
-            polledDisks[path] = entry
-            return entry.disks.compactMap { $0.polled.descriptorIfActive }
+            if !polledDisks.contains(where: { $0 === disk }) { polledDisks.append(disk) }
+            return polledDisks.compactMap { $0.polled.descriptorForPolling() }
         }
     }
 
-    public func stopPolling(at path: CAMPath) {
-        let ended: [EmulatedDisk] = pollRegistry.withLock {
-            guard var entry = polledDisks[path] else { return [] }
-            entry.count -= 1
-            if entry.count > 0 {
-                polledDisks[path] = entry
-                return []
-            }
-            polledDisks[path] = nil
-            return entry.disks
-        }
-        for d in ended { d.polled.stop() }
-    }
+    /// Nothing to do: CAM polls once more after marking the device unpolled, and from then on
+    /// its completions are not parked.
+    public func stopPolling(at path: CAMPath) {}
 
     @discardableResult
     public func poll(at path: CAMPath) -> Int {
-        guard let disks = pollRegistry.withLock({ polledDisks[path]?.disks }) else { return 0 }
+        let disks = pollRegistry.withLock { polledDisks }
         var n = 0
         for d in disks { n += d.polled.drain() }
         return n
     }
-}
-
-/// The disks polled at one path, and how many device records poll it.
-struct PolledPath {
-    var count = 0
-    var disks: [EmulatedDisk] = []
 }

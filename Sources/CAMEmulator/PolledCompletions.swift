@@ -4,50 +4,41 @@ import Glibc
 import CAM
 import CCAM
 
-/// A disk's completions while a pass handle polls it (`CAMPollingSIM`): the emulator's timer
-/// and I/O threads park finished CCBs here and make the eventfd readable, and the polling
-/// thread completes them in `drain`. When nobody polls, `offer` completes at once as before.
+/// A disk's completions for pass handles that poll (`CAMPollingSIM`): the emulator's timer
+/// and I/O threads park a finished CCB here when its device is polled (`CCB.isDevicePolled`)
+/// and make the eventfd readable; the polling thread completes them in `drain`. Other CCBs
+/// complete at once, as without polling. When polling stops, CAM polls once more, so nothing
+/// stays parked for a device nobody polls.
 ///
-/// Its lock is a leaf, taken after none of the emulator's other locks and held while calling
-/// nothing but eventfd reads and writes.
+/// Its lock is a leaf, held while calling nothing but eventfd reads and writes.
 final class PolledCompletions: @unchecked Sendable {
-    // @unchecked: `active`, `parked` and `descriptor` are guarded by `lock`.
+    // @unchecked: `parked` and `descriptor` are guarded by `lock`.
     private let lock = CAMLock()
-    private var active = false
     private var parked: [(CCB, CAMBus)] = []
-    /// Readable while CCBs are parked; made on the first `start`, closed with the disk.
+    /// Readable while CCBs are parked; made by the first `descriptorForPolling`, closed with
+    /// the disk (the SIM keeps polled disks, so it stays valid while anyone may watch it).
     private var descriptor: Int32 = -1
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
-    /// Polling starts: completions park from now on. Returns the descriptor to watch.
-    func start() -> Int32? {
+    /// The descriptor pollers watch (made on first use), or nil when eventfd fails.
+    func descriptorForPolling() -> Int32? {
         lock.lock()
         defer { lock.unlock() }
         if descriptor < 0 {
             descriptor = ccam_eventfd_nonblocking(0)
             if descriptor < 0 { return nil }
         }
-        active = true
         return descriptor
     }
 
-    /// The descriptor, once `start` made it.
-    var descriptorIfActive: Int32? { lock.withLock { descriptor >= 0 ? descriptor : nil } }
-
-    /// Polling ends: what is parked is completed now, and later completions go straight on.
-    func stop() {
-        lock.lock()
-        active = false
-        let taken = takeLocked()
-        lock.unlock()
-        for (ccb, bus) in taken { bus.complete(ccb, direct: true) }
-    }
-
-    /// A finished CCB: parked while polled, else handed to CAM (`direct` as the caller would).
+    /// A finished CCB: parked while its device is polled, else handed to CAM (`direct` as the
+    /// caller would).
     func offer(_ ccb: CCB, bus: CAMBus, direct: Bool) {
         lock.lock()
-        if active {
+        // Checked under the lock: CAM marks the device unpolled before its flushing poll takes
+        // this lock, so a CCB parked here is always seen by that poll or a later one.
+        if descriptor >= 0 && ccb.isDevicePolled {
             if parked.isEmpty {
                 var one: UInt64 = 1
                 while write(descriptor, &one, 8) < 0 && errno == EINTR {}
@@ -63,18 +54,13 @@ final class PolledCompletions: @unchecked Sendable {
     /// Completes what is parked, on the calling thread. Returns how many.
     func drain() -> Int {
         lock.lock()
-        let taken = takeLocked()
-        lock.unlock()
-        for (ccb, bus) in taken { bus.complete(ccb, direct: true) }
-        return taken.count
-    }
-
-    private func takeLocked() -> [(CCB, CAMBus)] {
-        guard !parked.isEmpty else { return [] }
+        guard !parked.isEmpty else { lock.unlock(); return 0 }
         let taken = parked
         parked.removeAll(keepingCapacity: true)
         var v: UInt64 = 0
         while read(descriptor, &v, 8) < 0 && errno == EINTR {}
-        return taken
+        lock.unlock()
+        for (ccb, bus) in taken { bus.complete(ccb, direct: true) }
+        return taken.count
     }
 }
