@@ -203,10 +203,10 @@ public final class CopyEngine: @unchecked Sendable {
     public func wait() -> CopyResult {
         for t in threads { t.join() }
         if endTime == 0 { endTime = camMonotonicNanoseconds() }
-        var inputStatistics = inputCounters.snapshot(of: input, final: true, latency: summarizesLatency)
+        var inputStatistics = inputCounters.snapshot(of: input, final: true)
         inputStatistics.deviceBuffers = deviceBufferCount
         let stats = CopyStatistics(input: inputStatistics,
-                                   output: outputCounters.snapshot(of: output, final: true, latency: summarizesLatency),
+                                   output: outputCounters.snapshot(of: output, final: true),
                                    elapsedNanoseconds: endTime &- startTime.load(ordering: .relaxed))
         let error = reader.failure ?? writer.failure
         let outcome: CopyOutcome

@@ -226,9 +226,9 @@ struct JSONWriter {
 }
 
 extension EndpointCounters {
-    func snapshot(of e: Endpoint, final: Bool, latency summarize: Bool = true) -> EndpointStatistics {
+    func snapshot(of e: Endpoint, final: Bool) -> EndpointStatistics {
         var lat: LatencySummary?
-        if final, summarize, let latency, latency.totalCount > 0 {
+        if final, let latency, latency.totalCount > 0 {
             lat = LatencySummary(min: latency.min, mean: latency.mean, max: latency.max,
                                  p50: latency.valueAtPercentile(50), p90: latency.valueAtPercentile(90),
                                  p99: latency.valueAtPercentile(99), p999: latency.valueAtPercentile(99.9))

@@ -42,7 +42,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     // @unchecked: `attachedBus`, `scanned` and `isShutDown` are guarded by `configuration`;
     // `slots` and `timers` are fixed at init; each slot guards itself; `polledDisks` is
     // guarded by `pollRegistry`.
-    let slots: [TargetSlot]
+    private let slots: [TargetSlot]
     private let timers: [CompletionTimer]
     private let configuration = CAMLock()
     private var attachedBus: CAMBus?
@@ -50,8 +50,8 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     private var isShutDown = false
     private var nextTimer = 0
     /// Disks ever polled (a leaf lock; kept, with their descriptors, until the SIM goes).
-    let pollRegistry = CAMLock()
-    var polledDisks: [EmulatedDisk] = []
+    private let pollRegistry = CAMLock()
+    private var polledDisks: [EmulatedDisk] = []
 
     /// Largest data transfer of one CCB (path inquiry's maxio; the block limits page reports
     /// it as MAXIMUM TRANSFER LENGTH).
