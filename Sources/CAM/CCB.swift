@@ -335,6 +335,9 @@ public final class CCB: @unchecked Sendable {
     public var isDevicePolled: Bool { deviceRecord?.isPolled.load(ordering: .acquiring) ?? false }
     var startNanoseconds: UInt64 = 0
     var retriesLeft: Int = 0
+    /// Set when a retry was taken for a reset or a lost nexus: the device's UNIT ATTENTION
+    /// reporting that event (ASC 29h) is then retried once without taking another.
+    var expectsResetAttention = false
     var isSynchronous = false
     var synchronousDone = false
     var state: State = .idle

@@ -28,6 +28,20 @@ enum ErrorRecovery {
         }
     }
 
+    /// Whether `status` says the device was reset or its I_T nexus lost: the device reports
+    /// that once more, as a UNIT ATTENTION, to the next command that reaches it.
+    static func isReset(_ status: CAMStatus) -> Bool {
+        status == .scsiITNexusLost || status == .scsiBusReset || status == .bdrSent
+    }
+
+    /// Whether the CCB ended with the UNIT ATTENTION of a reset (ASC 29h: power on, reset,
+    /// bus device reset, I_T nexus loss, ...).
+    static func reportsReset(_ ccb: CCB) -> Bool {
+        guard ccb.status == .scsiStatusError, ccb.scsiStatus == .checkCondition, ccb.senseLength > 0 else { return false }
+        let sense = SenseData(ccb.sense)
+        return sense.senseKey == .unitAttention && sense.asc == 0x29
+    }
+
     private static func scsiStatusAction(_ ccb: CCB) -> RecoveryAction {
         switch ccb.scsiStatus {
         case .busy:

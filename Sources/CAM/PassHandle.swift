@@ -98,6 +98,7 @@ public final class PassHandle: @unchecked Sendable {
         ccb.deviceRecord = device
         ccb.retriesLeft = ccb.flags.contains(.errorRecovery) ? max(0, ccb.retryCount) : 0
         ccb.retriesDone = 0
+        ccb.expectsResetAttention = false
         let counted = !ccb.isSynchronous
         doneLock.lock()
         if closed {

@@ -364,12 +364,25 @@ public final class XPT: @unchecked Sendable {
         record.lock.lock()
         record.finishLocked(ccb, now: now)
 
+        if ccb.expectsResetAttention, ccb.status != .requestComplete {
+            // The report of the reset already retried for: one more try, not counted (as
+            // Linux's midlayer does with the UNIT ATTENTION it expects after a reset). Without
+            // this, -C 1 is spent on a lost connection and its UNIT ATTENTION fails the retry.
+            ccb.expectsResetAttention = false
+            if ErrorRecovery.reportsReset(ccb) {
+                record.lock.unlock()
+                ccb.retriesDone += 1
+                requeue(ccb, on: record)
+                return
+            }
+        }
         if ccb.retriesLeft > 0, ccb.status != .requestComplete {
             record.lock.unlock()
             let action = ErrorRecovery.action(for: ccb)
             if action != .none {
                 ccb.retriesLeft -= 1
                 ccb.retriesDone += 1
+                ccb.expectsResetAttention = ErrorRecovery.isReset(ccb.status)
                 switch action {
                 case .retryAfter(let ns):
                     record.kick()
@@ -398,9 +411,11 @@ public final class XPT: @unchecked Sendable {
             ccb.owner?.deliver(ccb)
             return
         }
+        let expects = ccb.expectsResetAttention
         ccb.resetOutcome()
         ccb.retriesDone = done
         ccb.retriesLeft = left
+        ccb.expectsResetAttention = expects
         ccb.owner?.pushPendingLocked(ccb, atHead: true)
         record.lock.unlock()
         record.kick()

@@ -61,7 +61,8 @@ public final class ISCSISession: @unchecked Sendable {
         public var maxSegments = 256
         /// How long a login may take.
         public var loginTimeoutMilliseconds: UInt32 = 10_000
-        /// How long the target may stay away before commands fail at once.
+        /// How long the target may stay away before commands fail at once (a URL's
+        /// `reconnect_window=SECONDS` replaces it).
         public var reconnectWindowMilliseconds: UInt32 = 15_000
         /// Pause between login attempts after a failure.
         public var retryIntervalMilliseconds: UInt32 = 1_000
@@ -145,6 +146,8 @@ public final class ISCSISession: @unchecked Sendable {
             throw ISCSIError(.badURL, "\(url): a session needs a target name (iscsi://host/target-iqn/lun)")
         }
         self.url = url
+        var options = options
+        if let w = url.reconnectWindowSeconds { options.reconnectWindowMilliseconds = w * 1000 }
         self.options = options
         self.handler = handler
         let n = max(1, options.commandSlots)
@@ -612,10 +615,16 @@ public final class ISCSISession: @unchecked Sendable {
         case .down:
             if everUp && now &- downSince > UInt64(options.reconnectWindowMilliseconds) * 1_000_000 {
                 failWaiting(.unreachable, detail: "the target at \(url.portal) has not answered for "
-                    + "\(options.reconnectWindowMilliseconds / 1000) s (reconnect window)")
+                    + "\(ISCSISession.seconds(options.reconnectWindowMilliseconds)) (the reconnect window; "
+                    + "?reconnect_window=SECONDS in the URL sets it)")
             }
             if now >= nextLoginAttempt { startLogin(now: now) }
         }
+    }
+
+    /// "15 s", "1.5 s".
+    static func seconds(_ milliseconds: UInt32) -> String {
+        milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(Double(milliseconds) / 1000) s"
     }
 
     private func startLogin(now: UInt64) {
@@ -710,7 +719,7 @@ public final class ISCSISession: @unchecked Sendable {
     // MARK: issuing
 
     private func issueWaiting() {
-        guard let c = ctx, !waiting.isEmpty else { return }
+        guard let c = ctx, !waiting.isEmpty, !connectionBroke else { return }
         // `waiting` may grow while we issue (a failed issue completes, and the handler may
         // submit on this thread, but that goes through `sharedSubmitted`), so walk a copy of
         // the count.
@@ -793,6 +802,11 @@ public final class ISCSISession: @unchecked Sendable {
         case SCSI_STATUS_CANCELLED.rawValue:
             outcome = slot.cancelOutcome
             detail = slot.cancelDetail(lostReason)
+            // Outside `dropContext`, libiscsi cancels a command for a dead connection (it
+            // defers its own reconnect, which is off). It still says it is logged in, so mark
+            // the link broken now: a retry submitted from this completion must wait for the
+            // new login, not go out on this context and fail the same way.
+            if outcome == .connectionLost && lostReason == nil { connectionBroke = true }
         case SCSI_STATUS_TIMEOUT.rawValue:
             outcome = .timedOut
             detail = "no answer within \(slot.timeoutMilliseconds) ms"

@@ -26,7 +26,9 @@ public struct ISCSICredentials: Sendable, Equatable, CustomStringConvertible, Cu
 /// Parsed here rather than by `iscsi_parse_full_url`, whose error messages quote the whole URL,
 /// password included. The rules are libiscsi 1.19's: the password follows the first `%` (or
 /// `:`) of the user part; the target name is %-decoded (`%3A` is `:`); `?target_user=U&
-/// target_password=P` give mutual CHAP, `?header_digest=crc32c|none` the header digest; CHAP
+/// target_password=P` give mutual CHAP, `?header_digest=crc32c|none` the header digest (and,
+/// ours, not libiscsi's: `?reconnect_window=SECONDS`, how long commands wait for a target that
+/// went away, `ISCSISession.Options.reconnectWindowMilliseconds`); CHAP
 /// comes from `LIBISCSI_CHAP_USERNAME` / `LIBISCSI_CHAP_PASSWORD` when the URL has none, and
 /// mutual CHAP from `LIBISCSI_CHAP_TARGET_USERNAME` / `LIBISCSI_CHAP_TARGET_PASSWORD`.
 ///
@@ -54,6 +56,10 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
     /// Mutual CHAP: the target proves itself to the initiator (its OutgoingUser in tgt).
     public var targetChap: ISCSICredentials?
     public var headerDigest: HeaderDigest = .negotiate
+    /// `reconnect_window=SECONDS`: replaces the session's reconnect window when given.
+    public var reconnectWindowSeconds: UInt32?
+    /// The largest `reconnect_window` accepted (an hour).
+    public static let maxReconnectWindowSeconds: UInt32 = 3600
 
     /// The well-known iSCSI port (RFC 7143).
     public static let defaultPort = 3260
@@ -122,6 +128,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         var targetUser = env("LIBISCSI_CHAP_TARGET_USERNAME")
         var targetPassword = env("LIBISCSI_CHAP_TARGET_PASSWORD")
         var digest = HeaderDigest.negotiate
+        var window: UInt32?
 
         if let q = rest.firstIndex(of: "?") {
             let query = rest[rest.index(after: q)...]
@@ -138,7 +145,13 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
                     digest = d
                 case "target_user": targetUser = value
                 case "target_password": targetPassword = value
-                default: throw bad("unknown argument '\(key)' (known: header_digest, target_user, target_password)")
+                case "reconnect_window":
+                    guard let w = UInt32(value), w <= maxReconnectWindowSeconds else {
+                        throw bad("reconnect_window must be whole seconds from 0 to \(maxReconnectWindowSeconds), not '\(value)'")
+                    }
+                    window = w
+                default:
+                    throw bad("unknown argument '\(key)' (known: header_digest, target_user, target_password, reconnect_window)")
                 }
             }
         }
@@ -212,6 +225,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
 
         var url = ISCSIURL(host: host, port: port, target: target, lun: lun)
         url.headerDigest = digest
+        url.reconnectWindowSeconds = window
         // libiscsi's rule: CHAP needs both a user and a secret; mutual CHAP needs one-way CHAP.
         if let u = user, let p = password, !u.isEmpty, !p.isEmpty {
             url.chap = ISCSICredentials(user: u, password: p)
@@ -290,6 +304,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         var args: [String] = []
         if let targetChap { args.append("target_user=\(targetChap.user)&target_password=***") }
         if headerDigest != .negotiate { args.append("header_digest=\(headerDigest.rawValue)") }
+        if let w = reconnectWindowSeconds { args.append("reconnect_window=\(w)") }
         if !args.isEmpty { s += "?" + args.joined(separator: "&") }
         return s
     }

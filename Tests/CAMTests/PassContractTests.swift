@@ -230,6 +230,49 @@ struct PassContractTests {
         #expect(noRetries.senseData?.senseKey == .unitAttention)
     }
 
+    @Test("a reset already retried for does not spend a second retry on its UNIT ATTENTION")
+    func resetThenItsUnitAttention() throws {
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 200_000_000) }
+        defer { xpt.shutdown() }
+        let h = try xpt.open(unit: 0)
+        defer { h.close() }
+        // One retry each: the reset takes it; the UNIT ATTENTION 29/03 that the reset leaves
+        // (the report of that same event) must not fail the command.
+        let held = (0..<2).map { i -> CCB in
+            let c = CCB(cdb: tur(), cookie: UInt64(i))
+            c.flags.insert(.errorRecovery)
+            c.retryCount = 1
+            return c
+        }
+        for c in held { try h.queue(c) }
+        usleep(20_000)
+        let reset = CCB()
+        reset.function = .resetDevice
+        try h.execute(reset)
+        #expect(reset.status == .requestComplete)
+        let back = reap(h, count: 2)
+        #expect(back.count == 2)
+        for c in back {
+            #expect(c.status == .requestComplete, "\(c.status) \(c.senseData?.description ?? "")")
+        }
+        // Both were retried for the reset; the one that met the UNIT ATTENTION once more.
+        #expect(back.map(\.retriesDone).sorted() == [1, 2])
+
+        // Without a reset before it, a UNIT ATTENTION takes a retry as always: none left, so
+        // it comes back.
+        let (xpt2, sim2, _) = try makeEmulated()
+        defer { xpt2.shutdown() }
+        let h2 = try xpt2.open(unit: 0)
+        defer { h2.close() }
+        sim2.injectUnitAttention(target: 0, lun: 0, asc: 0x29, ascq: 0x03)
+        let plain = CCB(cdb: tur())
+        plain.flags.insert(.errorRecovery)
+        plain.retryCount = 0
+        try h2.execute(plain)
+        #expect(plain.senseData?.senseKey == .unitAttention)
+        #expect(plain.retriesDone == 0)
+    }
+
     @Test("a medium error is not retried away and comes back with its sense")
     func mediumErrorNotRetried() throws {
         let (xpt, _, _) = try makeEmulated { c, _ in c.mediumErrorLBAs = [100...107] }

@@ -294,6 +294,50 @@ final class ISCSISessionTests {
         #expect(s.isLoggedIn)
     }
 
+    /// A command submitted again from the completion of one the lost connection ended (what
+    /// CAM's error recovery does, on the session's thread) waits for the next login: it must not
+    /// go out on the dead connection, which libiscsi still calls logged in, and end the same
+    /// way at once (with camdd's single retry that failed copies across a tgtd restart).
+    @Test func aCommandResubmittedFromALostOneWaitsForTheNextLogin() throws {
+        let c = Collector()
+        let box = SessionBox()
+        var o = ISCSISession.Options()
+        o.retryIntervalMilliseconds = 200
+        let s = try ISCSISession(url: try ISCSIURL.parse(tgt.url(iqn, lun: 1), environment: [:]), options: o) { done in
+            if done.outcome == .connectionLost && done.tag < 1000, let s = box.session {
+                try? s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 30_000, tag: done.tag + 1000))
+            }
+            c.handler(done)
+        }
+        box.session = s
+        defer {
+            s.close()
+            box.session = nil
+        }
+        try takeUnitAttention(s, c, lun: 1)
+        try tgt.pause()
+        for k in 0..<8 { try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), tag: UInt64(k))) }
+        usleep(100_000)
+        try tgt.kill()
+        for k in 0..<8 {
+            let d = try #require(c.wait(UInt64(k), seconds: 10), "command \(k) hung")
+            #expect(d.outcome == .connectionLost)
+        }
+        // tgtd is down: the resubmitted commands wait (each has 30 s).
+        usleep(1_500_000)
+        for k in 0..<8 {
+            if let d = c.wait(UInt64(1000 + k), seconds: 0) {
+                Issue.record("resubmitted command \(k) ended while the target was down: \(d)")
+            }
+        }
+        try tgt.restart()
+        for k in 0..<8 {
+            let d = try #require(c.wait(UInt64(1000 + k), seconds: 20), "resubmitted command \(k) hung")
+            // GOOD, or the UNIT ATTENTION of the new session for the first of them.
+            #expect(d.outcome == .status, "\(d)")
+        }
+    }
+
     /// tgtd gone for good: commands end within their time-out, and after the reconnect window
     /// at once, never hang.
     @Test func aTargetThatDoesNotComeBackEndsInAClearError() throws {

@@ -29,6 +29,23 @@ import Testing
         #expect(q.target == nil && q.host == "host")
     }
 
+    @Test func reconnectWindowArgument() throws {
+        let u = try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=3", environment: [:])
+        #expect(u.reconnectWindowSeconds == 3)
+        #expect(u.description == "iscsi://h:3260/iqn.a:b/1?reconnect_window=3")
+        #expect(try ISCSIURL.parse(u.description, environment: [:]) == u)
+        #expect(try ISCSIURL.parse("iscsi://h/iqn.a:b/1", environment: [:]).reconnectWindowSeconds == nil)
+        #expect(try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=0", environment: [:]).reconnectWindowSeconds == 0)
+        for bad in ["-1", "1.5", "", "3601", "ten"] {
+            #expect(throws: ISCSIError.self) { try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=\(bad)", environment: [:]) }
+        }
+        do {
+            _ = try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=ten", environment: [:])
+        } catch {
+            #expect(error.message.contains("reconnect_window must be whole seconds from 0 to 3600, not 'ten'"))
+        }
+    }
+
     @Test func credentialsFromTheEnvironmentAndMutualCHAP() throws {
         let env = ["LIBISCSI_CHAP_USERNAME": "bob", "LIBISCSI_CHAP_PASSWORD": "pw1",
                    "LIBISCSI_CHAP_TARGET_USERNAME": "tgt", "LIBISCSI_CHAP_TARGET_PASSWORD": "pw2"]

@@ -69,3 +69,14 @@ func execute(_ session: ISCSISession, _ collector: Collector, tag: UInt64, lun: 
     iovs.removeAll()
     return collector.wait(tag, seconds: seconds)
 }
+
+/// A session for a handler made before it (the handler submits to it).
+final class SessionBox: @unchecked Sendable {
+    // Set once by the test before any command is submitted; read on the session's thread.
+    private let lock = CAMLock()
+    private var stored: ISCSISession?
+    var session: ISCSISession? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
