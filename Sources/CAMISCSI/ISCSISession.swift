@@ -33,7 +33,13 @@ import Synchronization
 /// - The thread logs in again at once, then every `Options.retryInterval`; after
 ///   `Options.reconnectWindowMilliseconds` without success, waiting and new commands complete
 ///   with `.unreachable` (CAM: selection time-out) at once, and logins go on being tried.
-/// - The target's UNIT ATTENTION after the new login reaches the caller like any sense.
+/// - The target's UNIT ATTENTION after the new login reaches the caller like any sense (CAM's
+///   error recovery retries it without taking a retry when it follows a nexus loss that it
+///   retried: the report of the same event).
+/// - libiscsi, whose own reconnect is off, cancels the commands of a dead connection inside
+///   `iscsi_service` while it still calls itself logged in: the link counts as broken from the
+///   first such cancellation, so that what is submitted from those completions (CAM's retries)
+///   waits for the next login instead of going out on the dead context.
 ///
 /// Polled completion (CAM's `sim_poll`, see `startPolling`). The thread that touches the
 /// context holds the *driver role*: the service thread takes it for each turn of its loop, and
