@@ -38,11 +38,16 @@ public protocol CAMSIM: AnyObject, Sendable {
 
     /// The bus is going away: stop threads; complete what is outstanding with device-not-there.
     func shutdown()
+
+    /// What the last `discover` found but could not reach, one line each, and why (an iSCSI
+    /// target that refused the login). Tools print them; the scan goes on without those.
+    var scanProblems: [String] { get }
 }
 
 extension CAMSIM {
     public func abort(_ ccb: CCB, at path: CAMPath) -> Bool { false }
     public func shutdown() {}
+    public var scanProblems: [String] { [] }
 }
 
 /// A SIM whose completions the application's own thread can harvest: CAM's `sim_poll`, the

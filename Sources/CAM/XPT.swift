@@ -169,6 +169,14 @@ public final class XPT: @unchecked Sendable {
 
     /// REPORT LUNS to LUN 0 of a target; LUN 0 alone when that fails.
     func reportLUNs(bus: CAMBus, target: Int) -> [UInt64] {
+        guard let luns = reportedLUNs(bus: bus, target: target), !luns.isEmpty else { return [0] }
+        return luns
+    }
+
+    /// The LUNs a target lists in answer to REPORT LUNS (sent to its LUN 0), well-known LUNs
+    /// left out, in order; nil when it does not answer. For messages about a LUN that is not
+    /// there.
+    public func reportedLUNs(bus: CAMBus, target: Int) -> [UInt64]? {
         let path = CAMPath(bus: bus.number, target: target, lun: 0)
         let probe = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
         guard let h = try? PassHandle(device: probe, xpt: self, unit: -1) else { return [0] }
@@ -182,10 +190,9 @@ public final class XPT: @unchecked Sendable {
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
         guard (try? h.execute(ccb)) != nil, ccb.status == .requestComplete,
-              let data = ReportLUNsData(buf.prefix(ccb.transferred)) else { return [0] }
+              let data = ReportLUNsData(buf.prefix(ccb.transferred)) else { return nil }
         // Well-known LUNs (REPORT LUNS, SECURITY PROTOCOL) are not devices to probe.
-        let luns = data.luns.filter { !$0.isWellKnown }.map(\.number)
-        return luns.isEmpty ? [0] : Array(Set(luns))
+        return Array(Set(data.luns.filter { !$0.isWellKnown }.map(\.number))).sorted()
     }
 
     private func closeProbe(_ h: PassHandle, _ probe: CAMDeviceRecord) {

@@ -48,6 +48,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
     /// By target number (an array: looked up for every command and every poll).
     private var sessions: [ISCSISession?] = []
     private var shutDown = false
+    private var problems: [String] = []
 
     /// A bus for `url`: one LUN when it names a target, a discovery bus when it is a portal.
     /// Nothing is sent before `discover`.
@@ -105,11 +106,15 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
                 failures.append(error.message)
             }
         }
+        lock.withLock { problems = failures }
         if result.isEmpty, let first = failures.first {
             throw CAMError(.simFailure, first)
         }
         return result
     }
+
+    /// The targets the last discovery found but could not log in to (CHAP), and why.
+    public var scanProblems: [String] { lock.withLock { problems } }
 
     /// The session of target `number`, logging in when there is none.
     private func session(for number: Int, name: String) throws(CAMError) -> ISCSISession {

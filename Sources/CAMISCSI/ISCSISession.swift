@@ -1024,6 +1024,12 @@ extension String {
             code = .loginFailed
         }
         let who = url.chap.map { " as \($0.user)" } ?? " without CHAP"
-        return ISCSIError(code, "login to \(url.target ?? "?") at \(url.portal)\(who) failed: \(self)")
+        var hint = ""
+        if code == .authenticationFailed {
+            hint = url.chap == nil
+                ? " (the target wants CHAP: iscsi://user%password@host/..., or LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD)"
+                : " (check the user and password)"
+        }
+        return ISCSIError(code, "login to \(url.target ?? "?") at \(url.portal)\(who) failed: \(self)\(hint)")
     }
 }

@@ -107,8 +107,8 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
 
     static func parse(_ text: String, requireTarget: Bool, environment: [String: String]?) throws(ISCSIError) -> ISCSIURL {
         let syntax = requireTarget
-            ? "iscsi://[user[%password]@]host[:port]/target-iqn/lun"
-            : "iscsi://[user[%password]@]host[:port]"
+            ? "iscsi://[user[%password]@]host[:port]/target-iqn/lun[?arg=value&...]"
+            : "iscsi://[user[%password]@]host[:port][/target-iqn/lun][?arg=value&...]"
         // Every message names the URL in its masked form only.
         func bad(_ why: String) -> ISCSIError {
             ISCSIError(.badURL, "invalid iSCSI URL \(maskedForMessage(text)): \(why); the form is \(syntax)")

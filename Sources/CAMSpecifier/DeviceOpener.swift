@@ -89,10 +89,28 @@ public final class DeviceOpener: @unchecked Sendable {
                 return try xpt.open(unit: d.unit)
             }
             guard let first = candidates.first else {
-                throw CAMError(.noSuchDevice, "\(spec): no device answered on that bus")
+                throw CAMError(.noSuchDevice, "\(spec): \(nothingAnswered(spec, buses))")
             }
             return try xpt.open(unit: first.unit)
         }
+    }
+
+    /// Why `spec` opened no device: for an iSCSI LUN, the LUNs its target does have.
+    private func nothingAnswered(_ spec: DeviceSpecifier, _ buses: [CAMBus]) -> String {
+        guard case .iscsi(let text) = spec, let bus = buses.first,
+              let lun = text.split(separator: "?")[0].split(separator: "/").last.flatMap({ UInt64($0) }) else {
+            return "no device answered on that bus"
+        }
+        guard let luns = xpt.reportedLUNs(bus: bus, target: 0) else {
+            return "LUN \(lun) did not answer INQUIRY, and the target did not answer REPORT LUNS"
+        }
+        let list = luns.isEmpty ? "none" : luns.map(String.init).joined(separator: ", ")
+        return "the target has no LUN \(lun) (REPORT LUNS lists: \(list))"
+    }
+
+    /// What the buses' last scans could not reach (`CAMSIM.scanProblems`), for a warning.
+    public var scanProblems: [String] {
+        xpt.allBuses.flatMap { $0.sim.scanProblems }
     }
 
     /// Opens a device from its text.

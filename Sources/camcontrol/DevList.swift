@@ -29,6 +29,11 @@ struct DevList: ParsableCommand {
             } catch {
                 throw DeviceFailure(description: "camcontrol: \(error)")
             }
+            // Targets found but not reached (an iSCSI target that wants CHAP): say so, or the
+            // list looks complete when it is not.
+            for problem in opener.scanProblems {
+                printError("camcontrol: warning: left out: \(problem)")
+            }
             for bus in opener.xpt.allBuses {
                 let pi = bus.pathInquiry
                 if verbose { print("scbus\(bus.number) on \(pi.simName)\(pi.simUnit) bus 0:") }

@@ -223,6 +223,28 @@ final class ISCSIToolTests {
         }
     }
 
+    /// A portal whose CHAP target refuses a login without CHAP: devlist lists the other target
+    /// and says on stderr which one it left out and what would let it in; a LUN the target does
+    /// not have is named as such, with the LUNs it does have.
+    @Test func devlistSaysWhatItLeftOutAndAMissingLUNIsNamed() throws {
+        let portal = "iscsi://127.0.0.1:\(tgt.port)"
+        let d = try run(camcontrol, ["devlist", "--bus", portal])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(d.out.contains("VIRTUAL-DISK"))
+        #expect(d.stderr.contains("warning: left out: login to \(chap)"), "\(d.stderr)")
+        #expect(d.stderr.contains("LIBISCSI_CHAP_USERNAME"), "no hint: \(d.stderr)")
+        // With CHAP every target is listed and nothing is left out.
+        let withCHAP = try run(camcontrol, ["devlist", "--bus", "iscsi://\(ISCSIToolTests.user)%\(ISCSIToolTests.secret)@127.0.0.1:\(tgt.port)"])
+        #expect(withCHAP.status == 0, "\(withCHAP.stderr)")
+        #expect(!withCHAP.stderr.contains("left out"), "\(withCHAP.stderr)")
+        #expect(withCHAP.out.split(separator: "\n").count > d.out.split(separator: "\n").count)
+        #expect(!(withCHAP.out + withCHAP.stderr).contains(ISCSIToolTests.secret))
+
+        let missing = try run(camdd, ["-i", "pass=\(tgt.url(disk, lun: 9))", "-o", "file=/dev/null"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("the target has no LUN 9 (REPORT LUNS lists: 0, 1, 2, 3, 4)"), "\(missing.stderr)")
+    }
+
     // MARK: 4. tgtd killed and restarted under a copy
 
     /// Runs camdd on another thread; the caller acts on the target meanwhile.
