@@ -73,7 +73,8 @@ public struct CCBFlags: OptionSet, Sendable {
     public static let dataIn = CCBFlags(rawValue: 1 << 0)
     /// CAM_DIR_OUT: data moves from the buffers to the device.
     public static let dataOut = CCBFlags(rawValue: 1 << 1)
-    /// CAM_PASS_ERR_RECOVER: let CAM retry recoverable errors up to `retryCount` times.
+    /// CAM_PASS_ERR_RECOVER: let CAM retry recoverable errors up to `retryCount` times (but
+    /// not a tape command that moves the medium and may have run; see `ErrorRecovery`).
     public static let errorRecovery = CCBFlags(rawValue: 1 << 2)
     /// CAM_DIS_AUTOSENSE: do not collect sense data.
     public static let disableAutosense = CCBFlags(rawValue: 1 << 3)

@@ -107,6 +107,60 @@ final class ISCSISIMTests {
         #expect(memcmp(src.raw.baseAddress!, dst.raw.baseAddress!, n * size) == 0)
     }
 
+    /// Error recovery is safe for writes on a tape: a WRITE to a tape drive LUN whose
+    /// connection is lost may have run, and running it again would write the block twice, so CAM
+    /// hands the failure back instead of retrying; a TEST UNIT READY to the same tape and a WRITE
+    /// to a disk LUN, lost the same way, are retried and succeed once tgtd is back.
+    @Test func aTapeWriteThatMayHaveRunIsNotRetried() throws {
+        let tape = "iqn.2024-01.org.swiftcam:tape"
+        try tgt.addTape(tape, lun: 1)
+        var o = ISCSISession.Options()
+        o.retryIntervalMilliseconds = 200
+        let xpt = XPT(completionThreads: 1)
+        defer { xpt.shutdown() }
+        let tapeBus = xpt.register(try ISCSISIM(specifier: tgt.url(tape, lun: 1), options: o))
+        let diskBus = xpt.register(try ISCSISIM(specifier: tgt.url(disk, lun: 2), options: o))
+        let tapeInfo = try #require(try xpt.scan(tapeBus).first)
+        #expect(tapeInfo.peripheralType == 1, "tgt's ssc LUN is a sequential-access device")
+        let t = try xpt.open(path: tapeInfo.path)
+        defer { t.close() }
+        let d = try xpt.open(path: try #require(try xpt.scan(diskBus).first).path)
+        defer { d.close() }
+        // The new sessions' UNIT ATTENTIONs.
+        try t.execute(ccb(.testUnitReady()))
+        try d.execute(ccb(.testUnitReady()))
+
+        let block = Buffer(512)
+        // WRITE(6), variable block length, 512 bytes.
+        let tapeWrite = ccb(try #require(CDB([0x0A, 0x00, 0x00, 0x02, 0x00, 0x00])), block, .out)
+        let tapeTUR = ccb(.testUnitReady())
+        let diskWrite = ccb(try #require(CDB.write(lba: 0, blocks: 1, minimumSize: 10)), block, .out)
+        try tgt.pause()
+        try t.queue(tapeWrite)
+        try t.queue(tapeTUR)
+        try d.queue(diskWrite)
+        usleep(100_000)
+        try tgt.kill()
+        usleep(500_000)
+        try tgt.restart()
+        func reap(_ h: PassHandle, _ count: Int) -> [CCB] {
+            var out: [CCB] = []
+            let end = camMonotonicNanoseconds() + 30_000_000_000
+            while out.count < count && camMonotonicNanoseconds() < end {
+                if let c = h.get() { out.append(c) } else { _ = h.wait(timeoutMilliseconds: 100) }
+            }
+            return out
+        }
+        #expect(reap(t, 2).count == 2)
+        #expect(reap(d, 1).count == 1)
+        #expect(tapeWrite.status == .scsiITNexusLost, "\(tapeWrite.status)")
+        #expect(tapeWrite.retriesDone == 0, "a tape WRITE that may have run was retried")
+        #expect(tapeTUR.status == .requestComplete, "\(tapeTUR.status) \(tapeTUR.senseData?.description ?? "")")
+        #expect(tapeTUR.retriesDone >= 1)
+        #expect(diskWrite.status == .requestComplete, "\(diskWrite.status) \(diskWrite.senseData?.description ?? "")")
+        #expect(diskWrite.retriesDone >= 1)
+    }
+
     @Test func wrongCHAPFailsTheScanWithoutThePassword() throws {
         try tgt.addCHAP(other, user: "alice", password: "right-one")
         let xpt = XPT(completionThreads: 1)

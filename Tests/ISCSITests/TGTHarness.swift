@@ -53,6 +53,13 @@ final class TGTHarness: @unchecked Sendable {
         return Int(out.trimmingCharacters()) ?? 0
     }
 
+    /// Adds a tape drive LUN with a cartridge of `megabytes` (tgt's ssc backing store).
+    @discardableResult
+    func addTape(_ iqn: String, lun: Int, megabytes: Int = 32) throws -> Int {
+        let out = try run(["add-tape", iqn, String(lun), String(megabytes)])
+        return Int(out.trimmingCharacters()) ?? 0
+    }
+
     func addCHAP(_ iqn: String, user: String, password: String, outgoing: Bool = false) throws {
         _ = try run(["add-chap", iqn, user, password] + (outgoing ? ["--outgoing"] : []))
     }
