@@ -309,7 +309,8 @@ extension OnSCSIDebug {
         var back: [CAMStatus] = []
         let deadline = camMonotonicNanoseconds() + 15_000_000_000
         var refused: CAMError?
-        while back.count < depth && camMonotonicNanoseconds() < deadline {
+        // Until every command is back, those queued again before the refusal included.
+        while (back.count < depth || h.outstandingCount > 0) && camMonotonicNanoseconds() < deadline {
             if h.wait(timeoutMilliseconds: 1000) {
                 while let c = h.get() {
                     back.append(c.status)
