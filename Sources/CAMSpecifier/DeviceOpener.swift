@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CAM
+import CAMISCSI
 import CAMEmulator
 
 /// Turns device specifiers into buses, scans and open pass handles: the one place the tools
@@ -98,7 +99,7 @@ public final class DeviceOpener: @unchecked Sendable {
     /// Why `spec` opened no device: for an iSCSI LUN, the LUNs its target does have.
     private func nothingAnswered(_ spec: DeviceSpecifier, _ buses: [CAMBus]) -> String {
         guard case .iscsi(let text) = spec, let bus = buses.first,
-              let lun = text.split(separator: "?")[0].split(separator: "/").last.flatMap({ UInt64($0) }) else {
+              let lun = (try? ISCSIURL.parsePortal(text))?.lun else {
             return "no device answered on that bus"
         }
         guard let luns = xpt.reportedLUNs(bus: bus, target: 0) else {

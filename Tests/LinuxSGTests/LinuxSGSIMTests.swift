@@ -324,6 +324,12 @@ extension OnSCSIDebug {
         while let c = h.get() { back.append(c.status) }
         #expect(back.count >= depth)
         #expect(refused?.code == .deviceGone, "\(String(describing: refused))")
+        // The event comes from the thread that saw the removal, just after the device is
+        // marked gone (which is what refused the queue above): give it a moment.
+        let lostBy = camMonotonicNanoseconds() + 5_000_000_000
+        while !events.withLock({ $0 }).contains("lost \(sgInfo.devicePath)") && camMonotonicNanoseconds() < lostBy {
+            usleep(10_000)
+        }
         #expect(events.withLock { $0 }.contains("lost \(sgInfo.devicePath)"))
         #expect(h.outstandingCount == 0)
         let tally = Dictionary(grouping: back, by: { $0 }).mapValues(\.count)

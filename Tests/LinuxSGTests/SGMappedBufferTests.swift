@@ -16,27 +16,12 @@ extension OnSCSIDebug {
     let sim: LinuxSGSIM
 
     init() throws {
-        let sg = try #require(SCSIDebug.first)
-        bus = try #require(try LinuxSGSIM.register(on: xpt, devices: [sg.devicePath]).first)
+        (_, bus, device) = try attachSCSIDebug(to: xpt)
         sim = try #require(bus.sim as? LinuxSGSIM)
-        device = try #require(try xpt.scan(bus).first)
-        let h = try xpt.open(unit: device.unit)
-        defer { h.close() }
-        let tur = CCB(cdb: CDB(count: 6))
-        tur.flags.insert(.errorRecovery)
-        tur.retryCount = 3
-        try h.execute(tur)
     }
 
     deinit { xpt.shutdown() }
 
-    static func rw10(write: Bool, lba: UInt64, blocks: Int) -> CDB {
-        var c = CDB(count: 10)
-        c[0] = write ? 0x2A : 0x28
-        c.setBigEndian(lba, at: 2, width: 4)
-        c.setBigEndian(UInt64(blocks), at: 7, width: 2)
-        return c
-    }
 
     static func fill(_ b: UnsafeMutableRawBufferPointer, lba: UInt64, generation: UInt8) {
         for i in 0..<(b.count / 512) {
@@ -70,7 +55,7 @@ extension OnSCSIDebug {
             let ccbs = (0..<depth).map { i -> CCB in
                 let lba = base + UInt64(i) * 128
                 if writing { Self.fill(maps[i].bytes, lba: lba, generation: generation) } else { memset(maps[i].bytes.baseAddress!, 0, size) }
-                return CCB(cdb: Self.rw10(write: writing, lba: lba, blocks: 128), data: .buffer(maps[i].bytes),
+                return CCB(cdb: rw10(write: writing, lba: lba, blocks: 128), data: .buffer(maps[i].bytes),
                            direction: writing ? .out : .in, cookie: UInt64(i))
             }
             for c in ccbs { try h.queue(c) }
@@ -87,7 +72,7 @@ extension OnSCSIDebug {
         }
         // What went through the mapped buffers is on the disk: read it into ordinary memory.
         let plain = TestBuffer(size)
-        let check = CCB(cdb: Self.rw10(write: false, lba: base + 128, blocks: 128), data: .buffer(plain.bytes), direction: .in)
+        let check = CCB(cdb: rw10(write: false, lba: base + 128, blocks: 128), data: .buffer(plain.bytes), direction: .in)
         try h.execute(check)
         #expect(check.status == .requestComplete)
         #expect(Self.matches(plain.bytes, lba: base + 128, generation: generation))
@@ -102,17 +87,17 @@ extension OnSCSIDebug {
         defer { h.close() }
         let m = maps[0].bytes
         Self.fill(m, lba: 16384, generation: 0x11)
-        try h.execute(CCB(cdb: Self.rw10(write: true, lba: 16384, blocks: 128), data: .buffer(m), direction: .out))
+        try h.execute(CCB(cdb: rw10(write: true, lba: 16384, blocks: 128), data: .buffer(m), direction: .out))
         try SCSIDebug.withKnobs(["random": "0", "ndelay": "20000000"]) {
             memset(m.baseAddress!, 0, size)
             // Two reads of the same 64 KiB into the same mapped buffer at once, then the second
             // half alone: every byte ends up right whichever descriptor each took.
-            let a = CCB(cdb: Self.rw10(write: false, lba: 16384, blocks: 128), data: .buffer(m), direction: .in, cookie: 1)
-            let b = CCB(cdb: Self.rw10(write: false, lba: 16384, blocks: 128), data: .buffer(m), direction: .in, cookie: 2)
+            let a = CCB(cdb: rw10(write: false, lba: 16384, blocks: 128), data: .buffer(m), direction: .in, cookie: 1)
+            let b = CCB(cdb: rw10(write: false, lba: 16384, blocks: 128), data: .buffer(m), direction: .in, cookie: 2)
             try h.queue(a)
             try h.queue(b)
             let half = UnsafeMutableRawBufferPointer(rebasing: m[(size / 2)...])
-            let c = CCB(cdb: Self.rw10(write: false, lba: 16384 + 64, blocks: 64), data: .buffer(half), direction: .in, cookie: 3)
+            let c = CCB(cdb: rw10(write: false, lba: 16384 + 64, blocks: 64), data: .buffer(half), direction: .in, cookie: 3)
             try h.queue(c)
             var back: [CCB] = []
             while back.count < 3, h.wait(timeoutMilliseconds: 10_000) { while let x = h.get() { back.append(x) } }
@@ -123,7 +108,7 @@ extension OnSCSIDebug {
         // Unmapped: new memory (possibly at the same address) is ordinary memory again.
         maps = []
         let plain = TestBuffer(size)
-        let r = CCB(cdb: Self.rw10(write: false, lba: 16384, blocks: 128), data: .buffer(plain.bytes), direction: .in)
+        let r = CCB(cdb: rw10(write: false, lba: 16384, blocks: 128), data: .buffer(plain.bytes), direction: .in)
         try h.execute(r)
         #expect(r.status == .requestComplete)
         #expect(Self.matches(plain.bytes, lba: 16384, generation: 0x11))

@@ -18,27 +18,11 @@ extension OnSCSIDebug {
     let sg: SGDeviceInfo
 
     init() throws {
-        sg = try #require(SCSIDebug.first)
-        bus = try #require(try LinuxSGSIM.register(on: xpt, devices: [sg.devicePath]).first)
-        device = try #require(try xpt.scan(bus).first)
-        // Past the power-on UNIT ATTENTION, with recovery: the tests below want a quiet unit.
-        let h = try xpt.open(unit: device.unit)
-        defer { h.close() }
-        let tur = CCB(cdb: CDB(count: 6))
-        tur.flags.insert(.errorRecovery)
-        tur.retryCount = 3
-        try h.execute(tur)
+        (sg, bus, device) = try attachSCSIDebug(to: xpt)
     }
 
     deinit { xpt.shutdown() }
 
-    static func rw10(write: Bool = false, lba: UInt64, blocks: Int) -> CDB {
-        var c = CDB(count: 10)
-        c[0] = write ? 0x2A : 0x28
-        c.setBigEndian(lba, at: 2, width: 4)
-        c.setBigEndian(UInt64(blocks), at: 7, width: 2)
-        return c
-    }
 
     static func tur() -> CDB { CDB(count: 6) }
 
@@ -94,7 +78,7 @@ extension OnSCSIDebug {
         while seen.count < total {
             while issued < total, let slot = free.popLast() {
                 let c = ccbs[slot]
-                c.setSCSI(cdb: Self.rw10(lba: UInt64(issued % 4000) * 8, blocks: 8), data: .buffer(buffers[slot].bytes), direction: .in)
+                c.setSCSI(cdb: rw10(lba: UInt64(issued % 4000) * 8, blocks: 8), data: .buffer(buffers[slot].bytes), direction: .in)
                 cookieOf[slot] = UInt64(issued) ^ 0xA5A5_5A5A_0F0F_F0F0
                 c.cookie = cookieOf[slot]
                 try h.queue(c)
@@ -148,16 +132,16 @@ extension OnSCSIDebug {
         let maxIO = h.maxIO
         #expect(maxIO == 512 << 10)
         let buf = TestBuffer(2 * maxIO)
-        let over = CCB(cdb: Self.rw10(lba: 0, blocks: 2 * maxIO / 512), data: .buffer(buf.bytes), direction: .in)
+        let over = CCB(cdb: rw10(lba: 0, blocks: 2 * maxIO / 512), data: .buffer(buf.bytes), direction: .in)
         do { try h.queue(over); Issue.record("a CCB over maxio was queued") } catch { #expect(error.code == .dataTooLong) }
         let list = SGList(capacity: 3)
         _ = list.append(buf.bytes.baseAddress!, length: maxIO / 2)
         _ = list.append(buf.bytes.baseAddress! + maxIO / 2, length: maxIO / 2)
         _ = list.append(buf.bytes.baseAddress! + maxIO, length: 512)
-        let overSG = CCB(cdb: Self.rw10(lba: 0, blocks: maxIO / 512 + 1), data: .scatterGather(list), direction: .in)
+        let overSG = CCB(cdb: rw10(lba: 0, blocks: maxIO / 512 + 1), data: .scatterGather(list), direction: .in)
         do { try h.queue(overSG); Issue.record("an S/G list over maxio was queued") } catch { #expect(error.code == .dataTooLong) }
         #expect(h.outstandingCount == 0)
-        let exact = CCB(cdb: Self.rw10(lba: 0, blocks: maxIO / 512),
+        let exact = CCB(cdb: rw10(lba: 0, blocks: maxIO / 512),
                         data: .buffer(UnsafeMutableRawBufferPointer(rebasing: buf.bytes[0..<maxIO])), direction: .in)
         try h.execute(exact)
         #expect(exact.status == .requestComplete, "\(exact.status) \(exact.transportDetail?.text ?? "")")
@@ -172,10 +156,10 @@ extension OnSCSIDebug {
             c.function = f
             do { try h.queue(c); Issue.record("\(f) was accepted") } catch { #expect(error.code == .xptOnlyFunction) }
         }
-        let empty = CCB(cdb: Self.rw10(lba: 0, blocks: 1), data: .scatterGather(SGList(capacity: 4)), direction: .in)
+        let empty = CCB(cdb: rw10(lba: 0, blocks: 1), data: .scatterGather(SGList(capacity: 4)), direction: .in)
         do { try h.queue(empty); Issue.record("empty S/G accepted") } catch { #expect(error.code == .badDataDescriptor) }
         let buf = TestBuffer(512)
-        let noDirection = CCB(cdb: Self.rw10(lba: 0, blocks: 1), data: .buffer(buf.bytes), direction: .none)
+        let noDirection = CCB(cdb: rw10(lba: 0, blocks: 1), data: .buffer(buf.bytes), direction: .none)
         do { try h.queue(noDirection); Issue.record("data without direction accepted") } catch { #expect(error.code == .badDataDescriptor) }
         do { try h.queue(CCB()); Issue.record("empty CDB accepted") } catch { #expect(error.code == .badCDB) }
         #expect(h.outstandingCount == 0)
@@ -215,7 +199,7 @@ extension OnSCSIDebug {
             // may finish before all are queued, which under TSan and an emulated CPU takes
             // longer than 30 ms.)
             for i in 0..<100 {
-                try h.queue(CCB(cdb: Self.rw10(lba: UInt64(i) * 8, blocks: 8), data: .buffer(buffers[i].bytes),
+                try h.queue(CCB(cdb: rw10(lba: UInt64(i) * 8, blocks: 8), data: .buffer(buffers[i].bytes),
                                 direction: .in, cookie: UInt64(i)))
             }
             #expect(h.outstandingCCBs().started.count == 64)
@@ -288,7 +272,7 @@ extension OnSCSIDebug {
         defer { h.close() }
         try SCSIDebug.withKnobs(["medium_error_start": "4660", "medium_error_count": "10", "opts": "2"]) {
             let buf = TestBuffer(8 * 512)
-            let c = CCB(cdb: Self.rw10(lba: 4656, blocks: 8), data: .buffer(buf.bytes), direction: .in)
+            let c = CCB(cdb: rw10(lba: 4656, blocks: 8), data: .buffer(buf.bytes), direction: .in)
             c.flags.insert(.errorRecovery)
             c.retryCount = 5
             try h.execute(c)
@@ -306,7 +290,7 @@ extension OnSCSIDebug {
             let h = try xpt.open(unit: device.unit)
             defer { h.close() }
             let ccbs = (0..<66).map { i in
-                CCB(cdb: Self.rw10(lba: UInt64(i), blocks: 1), data: .buffer(buffers[i].bytes), direction: .in, cookie: UInt64(i))
+                CCB(cdb: rw10(lba: UInt64(i), blocks: 1), data: .buffer(buffers[i].bytes), direction: .in, cookie: UInt64(i))
             }
             for c in ccbs { try h.queue(c) }
             let listed = h.outstandingCCBs()
@@ -330,8 +314,8 @@ extension OnSCSIDebug {
         let before = h.statistics
         let buf = TestBuffer(4096)
         for _ in 0..<10 {
-            try h.execute(CCB(cdb: Self.rw10(write: true, lba: 100, blocks: 8), data: .buffer(buf.bytes), direction: .out))
-            try h.execute(CCB(cdb: Self.rw10(lba: 100, blocks: 8), data: .buffer(buf.bytes), direction: .in))
+            try h.execute(CCB(cdb: rw10(write: true, lba: 100, blocks: 8), data: .buffer(buf.bytes), direction: .out))
+            try h.execute(CCB(cdb: rw10(lba: 100, blocks: 8), data: .buffer(buf.bytes), direction: .in))
         }
         let s = h.statistics
         #expect(s.operations.read - before.operations.read == 10)
@@ -353,7 +337,7 @@ extension OnSCSIDebug {
         // emulated CPU, so the 36 CAM holds are still there to be flushed.
         try SCSIDebug.withKnobs(["random": "0", "ndelay": "300000000"]) {
             for i in 0..<100 {
-                try h.queue(CCB(cdb: Self.rw10(lba: UInt64(i) * 8, blocks: 8), data: .buffer(buffers[i].bytes),
+                try h.queue(CCB(cdb: rw10(lba: UInt64(i) * 8, blocks: 8), data: .buffer(buffers[i].bytes),
                                 direction: .in, cookie: UInt64(i)))
             }
             try SCSIDebug.delete(sg)

@@ -19,27 +19,11 @@ extension OnSCSIDebug {
     let sg: SGDeviceInfo
 
     init() throws {
-        sg = try #require(SCSIDebug.first)
-        bus = try #require(try LinuxSGSIM.register(on: xpt, devices: [sg.devicePath]).first)
-        device = try #require(try xpt.scan(bus).first)
-        let h = try xpt.open(unit: device.unit)
-        defer { h.close() }
-        // Past the power-on UNIT ATTENTION (after a removal test, the device is new).
-        let tur = CCB(cdb: CDB(count: 6))
-        tur.flags.insert(.errorRecovery)
-        tur.retryCount = 3
-        try h.execute(tur)
+        (sg, bus, device) = try attachSCSIDebug(to: xpt)
     }
 
     deinit { xpt.shutdown() }
 
-    static func rw10(write: Bool = false, lba: UInt64, blocks: Int) -> CDB {
-        var c = CDB(count: 10)
-        c[0] = write ? 0x2A : 0x28
-        c.setBigEndian(lba, at: 2, width: 4)
-        c.setBigEndian(UInt64(blocks), at: 7, width: 2)
-        return c
-    }
 
     /// Collects until `count` CCBs came back or `seconds` pass, through `wait` and `get` (which
     /// harvest on this thread while the handle polls).
@@ -112,7 +96,7 @@ extension OnSCSIDebug {
                                             lba: lba + UInt64(b), generation: 0x5A)
                             }
                         }
-                        ccbs[slot].setSCSI(cdb: Self.rw10(write: writing, lba: lba, blocks: blocks),
+                        ccbs[slot].setSCSI(cdb: rw10(write: writing, lba: lba, blocks: blocks),
                                            data: .buffer(buffers[slot].bytes), direction: writing ? .out : .in)
                         ccbs[slot].cookie = UInt64(issued) << 8 | UInt64(slot)
                         try h.queue(ccbs[slot])
@@ -220,7 +204,7 @@ extension OnSCSIDebug {
         defer { h.close() }
         let depth = 32
         let buffers = (0..<depth).map { _ in TestBuffer(64 * 1024) }
-        let ccbs = (0..<depth).map { CCB(cdb: Self.rw10(lba: UInt64($0) * 128, blocks: 128), data: .buffer(buffers[$0].bytes), direction: .in) }
+        let ccbs = (0..<depth).map { CCB(cdb: rw10(lba: UInt64($0) * 128, blocks: 128), data: .buffer(buffers[$0].bytes), direction: .in) }
         try #require(h.startPolling() != nil)
         var back: [CAMStatus] = []
         var shortReads = 0

@@ -4,6 +4,8 @@ import Glibc
 import CAM
 import CAMLinuxSG
 import CCAMLinuxSG
+import SCSI
+import Testing
 
 /// Where the raw sg tests run: a scsi_debug disk under a real kernel (scripts/vm/run-in-vm).
 /// On a machine without one, the suites that need it are skipped.
@@ -18,6 +20,31 @@ enum SGTestDevice {
 
     /// 512-byte blocks, as scsi_debug has by default.
     static let blockSize = 512
+}
+
+/// The scsi_debug disk on a new sg bus of `xpt`, past its power-on UNIT ATTENTION (after a
+/// removal test the device is new, and the tests want a quiet unit): the set-up of the suites
+/// that test CAM on the real device.
+func attachSCSIDebug(to xpt: XPT) throws -> (sg: SGDeviceInfo, bus: CAMBus, device: CAMDeviceInfo) {
+    let sg = try #require(SCSIDebug.first)
+    let bus = try #require(try LinuxSGSIM.register(on: xpt, devices: [sg.devicePath]).first)
+    let device = try #require(try xpt.scan(bus).first)
+    let h = try xpt.open(unit: device.unit)
+    defer { h.close() }
+    let tur = CCB(cdb: CDB(count: 6))
+    tur.flags.insert(.errorRecovery)
+    tur.retryCount = 3
+    try h.execute(tur)
+    return (sg, bus, device)
+}
+
+/// READ(10), or WRITE(10) when `write`, with exactly these fields (no size picked for the LBA).
+func rw10(write: Bool = false, lba: UInt64, blocks: Int) -> CDB {
+    var c = CDB(count: 10)
+    c[0] = write ? 0x2A : 0x28
+    c.setBigEndian(lba, at: 2, width: 4)
+    c.setBigEndian(UInt64(blocks), at: 7, width: 2)
+    return c
 }
 
 /// A page-aligned buffer freed at the end of its scope.
