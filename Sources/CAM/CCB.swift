@@ -5,8 +5,16 @@ import SCSI
 
 /// What a CCB asks for (FreeBSD's `xpt_opcode`).
 public enum CCBFunction: UInt8, Sendable, CustomStringConvertible {
-    /// XPT_SCSI_IO: run a SCSI command.
+    /// XPT_SCSI_IO: run a SCSI command (`cdb`, sense into `senseBuffer`).
     case scsiIO
+    /// XPT_ATA_IO: run an ATA command (`ata` registers in, `ataResult` out).
+    case ataIO
+    /// XPT_NVME_IO: an NVMe I/O command (`nvme` submission entry in, `nvmeCompletion` out).
+    case nvmeIO
+    /// XPT_NVME_ADMIN: an NVMe admin command (as `nvmeIO`, on the admin queue).
+    case nvmeAdmin
+    /// XPT_SMP_IO: a serial management protocol request (`smp` request and response).
+    case smpIO
     /// XPT_PATH_INQ: immediate; fills `pathInquiry`.
     case pathInquiry
     /// XPT_GDEV_TYPE: immediate; fills `deviceInfo`.
@@ -46,9 +54,22 @@ public enum CCBFunction: UInt8, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Function codes that carry a command to the device and may move data (XPT_FC_DEV_QUEUED
+    /// with data): the protocol I/O codes.
+    public var movesData: Bool {
+        switch self {
+        case .scsiIO, .ataIO, .nvmeIO, .nvmeAdmin, .smpIO: return true
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .scsiIO: return "XPT_SCSI_IO"
+        case .ataIO: return "XPT_ATA_IO"
+        case .nvmeIO: return "XPT_NVME_IO"
+        case .nvmeAdmin: return "XPT_NVME_ADMIN"
+        case .smpIO: return "XPT_SMP_IO"
         case .pathInquiry: return "XPT_PATH_INQ"
         case .getDeviceInfo: return "XPT_GDEV_TYPE"
         case .noop: return "XPT_NOOP"
@@ -216,10 +237,19 @@ public struct PathInquiry: Sendable, Equatable {
     /// iSCSI login), whose UNIT ATTENTION is an artifact of the open and not news for the user.
     /// Off for the others, so that a reset or power-on a user wants to see stays visible.
     public var probeTakesUnitAttention: Bool
+    /// The protocol the bus's devices speak (`protocol` in XPT_PATH_INQ): what the XPT probes
+    /// with and which function codes the SIM carries.
+    public var `protocol`: CAMProtocol
+    /// The SIM completes CCBs on its own threads (FreeBSD's `xpt_done_direct`) rather than
+    /// through CAM's completion threads. Only for SIMs with threads enough of their own; which
+    /// do is measured and written in docs/ARCHITECTURE.md. `CAM_COMPLETION=threads|direct` in the
+    /// environment overrides it for every bus (for that measurement).
+    public var completesDirectly: Bool
 
     public init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
                 transport: String, maxTarget: Int = 255, maxLUN: UInt64 = 255, hbaVendor: String = "SwiftCAM",
-                probeTakesUnitAttention: Bool = false) {
+                probeTakesUnitAttention: Bool = false, protocol: CAMProtocol = .scsi,
+                completesDirectly: Bool = false) {
         self.maxIO = maxIO
         self.commandSlots = commandSlots
         self.bus = bus
@@ -230,6 +260,8 @@ public struct PathInquiry: Sendable, Equatable {
         self.maxLUN = maxLUN
         self.hbaVendor = hbaVendor
         self.probeTakesUnitAttention = probeTakesUnitAttention
+        self.protocol = `protocol`
+        self.completesDirectly = completesDirectly
     }
 }
 
@@ -313,6 +345,18 @@ public final class CCB: @unchecked Sendable {
     /// Retries CAM made.
     public var retriesDone: Int = 0
 
+    // MARK: the other protocols (XPT_ATA_IO, XPT_NVME_*, XPT_SMP_IO)
+    /// XPT_ATA_IO: the command registers (`ccb_ataio.cmd`).
+    public var ata = ATACommand()
+    /// XPT_ATA_IO: the result registers the device returned (`ccb_ataio.res`).
+    public var ataResult = ATAResult()
+    /// XPT_NVME_IO / XPT_NVME_ADMIN: the submission queue entry (`ccb_nvmeio.cmd`).
+    public var nvme = NVMeCommand()
+    /// XPT_NVME_IO / XPT_NVME_ADMIN: the completion queue entry (`ccb_nvmeio.cpl`).
+    public var nvmeCompletion = NVMeCompletion()
+    /// XPT_SMP_IO: the request and response frames (`ccb_smpio`).
+    public var smp = SMPFrames()
+
     /// CAM_TIME_INFINITY.
     public static let infiniteTimeout: UInt32 = .max
     /// Sense buffer size.
@@ -327,13 +371,16 @@ public final class CCB: @unchecked Sendable {
     // slow path (measured 8-12% of camdd's CPU at 4 KiB iSCSI reads). A CCB is in the list
     // only while its predecessor is (unlinking clears both sides, under the device lock).
     unowned(unsafe) var flightPrev: CCB?
-    var owner: PassHandle?
-    var deviceRecord: CAMDeviceRecord?
+    /// Where the CCB goes when finished (a periph, or a pass open), from queue to delivery.
+    var target: (any CAMDoneTarget)?
+    /// The device and the opener's queue it was queued on, from queue to delivery.
+    var device: CAMDeviceRecord?
+    var queue: DeviceQueue?
 
     /// Whether the device this CCB was queued to is polled now (`PassHandle.startPolling`):
     /// a SIM that parks completions for the poller parks only these, and completes the others
     /// at once. (When polling stops, CAM polls the SIM once more to flush what was parked.)
-    public var isDevicePolled: Bool { deviceRecord?.isPolled.load(ordering: .acquiring) ?? false }
+    package var isDevicePolled: Bool { device?.isPolled.load(ordering: .acquiring) ?? false }
     var startNanoseconds: UInt64 = 0
     var retriesLeft: Int = 0
     /// Set when a retry was taken for a reset or a lost nexus: the device's UNIT ATTENTION
@@ -416,6 +463,72 @@ public final class CCB: @unchecked Sendable {
         residual = 0
         transportDetail = nil
         durationNanoseconds = 0
+        ataResult = ATAResult()
+        nvmeCompletion = NVMeCompletion()
+        smp.responseResidual = 0
+    }
+
+    /// Takes the CCB in for a device's queue: clears the outcome and sets up recovery.
+    func enterQueue(device: CAMDeviceRecord, queue: DeviceQueue, target: any CAMDoneTarget) {
+        resetOutcome()
+        self.device = device
+        self.queue = queue
+        self.target = target
+        retriesLeft = flags.contains(.errorRecovery) ? max(0, retryCount) : 0
+        retriesDone = 0
+        expectsResetAttention = false
+    }
+
+    /// Lets go of the device and target once the CCB is finished; returns the target. (The
+    /// queue stays named until the CCB is queued again: XPT_ABORT reads it under the device
+    /// lock, so it is written only there.)
+    func leave() -> (any CAMDoneTarget)? {
+        let t = target
+        target = nil
+        device = nil
+        return t
+    }
+
+    /// Checks a request before it is queued (pass(4)'s EINVAL cases); `name` is the opener's.
+    func validate(maxIO: Int, on name: String) throws(CAMError) {
+        if state == .pending || state == .inFlight {
+            throw CAMError(.ccbBusy, "CAMIOQUEUE on \(name): this CCB is already queued")
+        }
+        if function.isXPTOnly {
+            throw CAMError(.xptOnlyFunction, "CAMIOQUEUE on \(name): \(function) is for the XPT only; pass devices do not take it")
+        }
+        guard function.movesData else { return }
+        if function == .scsiIO && cdb.count == 0 {
+            throw CAMError(.badCDB, "CAMIOQUEUE on \(name): the CCB has no CDB")
+        }
+        let length = data.length
+        if length > maxIO {
+            let what = function == .scsiIO ? cdb.commandName : function.description
+            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(what) carries \(length) bytes, more than the bus's maxio of \(maxIO)")
+        }
+        switch data {
+        case .none:
+            if direction != .none {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): data direction is set but the CCB has no data")
+            }
+        case .buffer(let b):
+            if b.baseAddress == nil && b.count > 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): buffer with no address")
+            }
+            if direction == .none && b.count > 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the CCB has data but no direction (set .dataIn or .dataOut)")
+            }
+        case .scatterGather(let sg):
+            if sg.count == 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the scatter/gather list is empty")
+            }
+            for i in 0..<sg.count where sg.segments[i].iov_base == nil && sg.segments[i].iov_len > 0 {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): S/G segment \(i) has no address")
+            }
+            if direction == .none {
+                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the CCB has an S/G list but no direction")
+            }
+        }
     }
 
     /// Marks a completion in one call (what SIMs use).

@@ -50,7 +50,7 @@ enum ErrorRecovery {
     /// else than running it once: anything but the commands that do not move the medium or
     /// move it to an absolute place.
     static func movesTheMedium(_ ccb: CCB) -> Bool {
-        guard ccb.cdb.count > 0, let record = ccb.deviceRecord,
+        guard ccb.cdb.count > 0, let record = ccb.device,
               record.inquiry.first.map({ $0 & 0x1F }) == 0x01 else { return false }
         return !positionNeutralOnTape.contains(ccb.cdb.opcode)
     }

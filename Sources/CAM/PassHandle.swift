@@ -4,53 +4,48 @@ import Glibc
 import SCSI
 import CCAM
 
-/// An open pass device: the asynchronous CAMIOQUEUE / CAMIOGET interface of pass(4), per
-/// opener.
+/// An open of a pass periph: the asynchronous CAMIOQUEUE / CAMIOGET interface of pass(4).
 ///
 /// - `queue` never waits for I/O and fails only for a bad request; what happens on the device
 ///   comes back as status in the completed CCB.
 /// - `get` returns one completed CCB or nil (pass(4): ENOENT). Completions come in any order;
 ///   each CCB's `cookie` and `context` come back unchanged.
 /// - `descriptor` is readable exactly while completed CCBs wait, for poll/epoll/select.
-/// - `completions` is the same queue as an `AsyncSequence`.
-/// - Each handle has its own queues (pass(4) shared one between openers); the device's command
-///   slots are shared round-robin between the handles that have work.
+/// - `completions` is the same queue as an `AsyncSequence`; it ends when its task is cancelled.
+/// - Each open has its own queues (pass(4) shared one between openers); the device's command
+///   slots are shared round-robin between the opens that have work.
 /// - `close` with commands in flight abandons them: their completions are dropped, and the
-///   device record lives until they drain.
-public final class PassHandle: @unchecked Sendable {
-    // @unchecked: `pending*` fields are guarded by the device record's lock; `done*`, `closed`,
-    // `waiter` and the use of `descriptor` by `doneLock`. Lock order: device lock before doneLock.
+///   periph and device record live until they drain. A handle dropped without `close` is
+///   closed by its `deinit` (it cannot go while a CCB it queued is out: the CCB holds it).
+public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
+    // @unchecked: the `done*` fields, `closed`, `waiter`, `outstanding`, `eventArmed` and the
+    // use of `descriptor` are guarded by `doneLock`; `polling` by the device's pollLock. The
+    // pending queue is the device record's.
+    /// The periph this opens; let go once the handle is closed and its abandoned commands
+    /// have drained, so a lost device's unit number is free then (done lock).
+    private var periph: CAMPeriph?
     let device: CAMDeviceRecord
     // Strong: a handle keeps its transport alive until the handle itself goes (handles stay
     // valid until closed, whoever else lets go of the XPT).
     let xpt: XPT
-
-    // device lock
-    /// Set by `close` under the device lock once the handle has left the device's list, so a
-    /// racing `queue` cannot strand a CCB on a handle the device no longer serves.
-    var detached = false
-    var pendingHead: CCB?
-    var pendingTail: CCB?
-    var pendingCount = 0
+    /// This open's pending queue at the device.
+    private let pending = DeviceQueue()
 
     // done lock
-    let doneLock = CAMLock()
-    let doneCondition = CAMCondition()
-    var doneHead: CCB?
-    var doneTail: CCB?
-    var doneCount = 0
-    var closed = false
-    var waiter: CheckedContinuation<CCB?, Never>?
-    var outstanding = 0
-    /// `get` is harvesting a polled device on the thread that will look at the done queue
-    /// next: what is delivered to this handle meanwhile does not need the eventfd.
-    var harvesting = false
+    private let doneLock = CAMLock()
+    private let doneCondition = CAMCondition()
+    private var doneHead: CCB?
+    private var doneTail: CCB?
+    private var doneCount = 0
+    private var closed = false
+    private var waiter: CheckedContinuation<CCB?, Never>?
+    private var outstanding = 0
     /// The eventfd holds a count (it was written and not yet read back).
-    var eventArmed = false
+    private var eventArmed = false
 
     // device's pollLock
     /// This handle asked for polled completion (`startPolling`).
-    var polling = false
+    private var polling = false
 
     /// The eventfd: readable while completed CCBs wait. Valid until `close`.
     public let descriptor: Int32
@@ -58,22 +53,39 @@ public final class PassHandle: @unchecked Sendable {
     public let unit: Int
     public let path: CAMPath
 
-    init(device: CAMDeviceRecord, xpt: XPT, unit: Int) throws(CAMError) {
-        self.device = device
+    /// Opens `periph` (counted; the close is counted too).
+    init(periph: CAMPeriph, xpt: XPT) throws(CAMError) {
+        self.periph = periph
+        self.name = periph.name
+        self.device = periph.device
         self.xpt = xpt
-        self.unit = unit
-        self.path = device.path
+        self.unit = periph.unit
+        self.path = periph.path
         let fd = ccam_eventfd_nonblocking(0)
-        if fd < 0 { throw CAMError.system("eventfd", Glibc.errno, on: "pass\(unit)") }
+        if fd < 0 { throw CAMError.system("eventfd", Glibc.errno, on: periph.name) }
+        do {
+            try periph.device.attach(pending, name: periph.name)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        do {
+            // Counted only once nothing else can fail, so every open counted gets its close.
+            try periph.open()
+        } catch {
+            _ = periph.device.detach(pending)
+            Glibc.close(fd)
+            throw error
+        }
         self.descriptor = fd
     }
 
     deinit {
-        if !closed { Glibc.close(descriptor) }
+        close()
     }
 
     /// The device's name for messages ("pass3").
-    public var name: String { "pass\(unit)" }
+    public let name: String
 
     /// The bus's path inquiry (XPT_PATH_INQ), without a round trip.
     public var pathInquiry: PathInquiry { device.bus.pathInquiry }
@@ -88,84 +100,30 @@ public final class PassHandle: @unchecked Sendable {
     /// Throws only for a bad request: data longer than `maxIO`, an XPT-only function, an empty
     /// or inconsistent S/G list, a CCB already queued, a closed handle, a device that is gone.
     public func queue(_ ccb: CCB) throws(CAMError) {
-        try validate(ccb)
+        try ccb.validate(maxIO: device.maxIO, on: name)
         if ccb.function.isImmediate {
             try runImmediate(ccb)
             return
         }
-        ccb.resetOutcome()
-        ccb.owner = self
-        ccb.deviceRecord = device
-        ccb.retriesLeft = ccb.flags.contains(.errorRecovery) ? max(0, ccb.retryCount) : 0
-        ccb.retriesDone = 0
-        ccb.expectsResetAttention = false
         let counted = !ccb.isSynchronous
         doneLock.lock()
         if closed {
             doneLock.unlock()
-            release(ccb)
             throw CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
         }
         if counted { outstanding += 1 }
         doneLock.unlock()
-        device.lock.lock()
-        if device.gone || detached {
-            let gone = device.gone
-            device.lock.unlock()
+        do {
+            try device.enqueue(ccb, on: pending, target: self, name: name)
+        } catch {
             if counted { doneLock.withLock { outstanding -= 1 } }
-            release(ccb)
-            throw gone ? CAMError(.deviceGone, "CAMIOQUEUE on \(name): the device is gone")
-                       : CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed")
-        }
-        pushPendingLocked(ccb, atHead: ccb.flags.contains(.queueAtHead))
-        device.kickLocked()
-    }
-
-    func closedUnlocked() -> Bool { doneLock.withLock { closed } }
-
-    private func validate(_ ccb: CCB) throws(CAMError) {
-        if ccb.state == .pending || ccb.state == .inFlight {
-            throw CAMError(.ccbBusy, "CAMIOQUEUE on \(name): this CCB is already queued")
-        }
-        if ccb.function.isXPTOnly {
-            throw CAMError(.xptOnlyFunction, "CAMIOQUEUE on \(name): \(ccb.function) is for the XPT only; pass devices do not take it")
-        }
-        guard ccb.function == .scsiIO else { return }
-        if ccb.cdb.count == 0 {
-            throw CAMError(.badCDB, "CAMIOQUEUE on \(name): the CCB has no CDB")
-        }
-        let length = ccb.data.length
-        if length > device.maxIO {
-            throw CAMError(.dataTooLong, "CAMIOQUEUE on \(name): \(ccb.cdb.commandName) carries \(length) bytes, more than the bus's maxio of \(device.maxIO)")
-        }
-        switch ccb.data {
-        case .none:
-            if ccb.direction != .none {
-                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): data direction is set but the CCB has no data")
-            }
-        case .buffer(let b):
-            if b.baseAddress == nil && b.count > 0 {
-                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): buffer with no address")
-            }
-            if ccb.direction == .none && b.count > 0 {
-                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the CCB has data but no direction (set .dataIn or .dataOut)")
-            }
-        case .scatterGather(let sg):
-            if sg.count == 0 {
-                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the scatter/gather list is empty")
-            }
-            for i in 0..<sg.count where sg.segments[i].iov_base == nil && sg.segments[i].iov_len > 0 {
-                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): S/G segment \(i) has no address")
-            }
-            if ccb.direction == .none {
-                throw CAMError(.badDataDescriptor, "CAMIOQUEUE on \(name): the CCB has an S/G list but no direction")
-            }
+            throw error
         }
     }
 
     /// Immediate CCBs complete at once, onto the done queue.
     private func runImmediate(_ ccb: CCB) throws(CAMError) {
-        if closedUnlocked() { throw CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed") }
+        if isClosed { throw CAMError(.handleClosed, "CAMIOQUEUE on \(name): the handle is closed") }
         ccb.resetOutcome()
         switch ccb.function {
         case .pathInquiry:
@@ -181,27 +139,27 @@ public final class PassHandle: @unchecked Sendable {
         default:
             ccb.status = .requestInvalid
         }
-        ccb.owner = self
-        ccb.state = .inFlight
+        ccb.state = .done
         if !ccb.isSynchronous { doneLock.withLock { outstanding += 1 } }
-        deliver(ccb)
+        ccbDone(ccb)
     }
 
     /// XPT_ABORT: a queued CCB is taken back at once; a started one is handed to the SIM.
     private func abort(_ target: CCB?) -> CAMStatus {
-        guard let target, target.owner === self else { return .pathInvalid }
-        device.lock.lock()
-        if target.state == .pending, removePendingLocked(target) {
-            device.lock.unlock()
+        guard let target else { return .pathInvalid }
+        switch device.lookUpForAbort(target, in: pending) {
+        case .notHere:
+            return .pathInvalid
+        case .finished:
+            return .unableToAbort
+        case .takenBack:
+            target.state = .done
             target.status = .requestAborted
-            target.state = .inFlight
-            deliver(target)
+            CompletionQueues.deliver(target)
             return .requestComplete
+        case .started:
+            return device.bus.sim.abort(target, at: path) ? .requestComplete : .unableToAbort
         }
-        let started = target.state == .inFlight
-        device.lock.unlock()
-        guard started else { return .unableToAbort }
-        return device.bus.sim.abort(target, at: device.path) ? .requestComplete : .unableToAbort
     }
 
     // MARK: CAMIOGET
@@ -210,13 +168,9 @@ public final class PassHandle: @unchecked Sendable {
     public func get() -> CCB? {
         doneLock.lock()
         if doneHead == nil && device.isPolled.load(ordering: .relaxed) {
-            // Polled device: harvest on this thread, then look again. Completions this
-            // thread delivers to this handle skip the eventfd (two system calls a command).
-            harvesting = true
             doneLock.unlock()
-            device.bus.pollingSIM?.poll(at: path)
+            harvest()
             doneLock.lock()
-            harvesting = false
         }
         guard let ccb = doneHead else { doneLock.unlock(); return nil }
         doneHead = ccb.queueNext
@@ -228,7 +182,6 @@ public final class PassHandle: @unchecked Sendable {
         doneCount -= 1
         outstanding -= 1
         doneLock.unlock()
-        release(ccb)
         return ccb
     }
 
@@ -237,12 +190,6 @@ public final class PassHandle: @unchecked Sendable {
 
     /// CCBs queued and not yet taken back with `get`.
     public var outstandingCount: Int { doneLock.withLock { outstanding } }
-
-    private func release(_ ccb: CCB) {
-        ccb.owner = nil
-        ccb.deviceRecord = nil
-        ccb.state = .idle
-    }
 
     /// Waits until a completion is available or `timeoutMilliseconds` pass (-1: forever).
     /// Returns true when `get` will return a CCB. A convenience over poll(2) on `descriptor`.
@@ -257,9 +204,9 @@ public final class PassHandle: @unchecked Sendable {
         let deadline = timeoutMilliseconds < 0 ? UInt64.max
             : camMonotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
         while true {
-            if closedUnlocked() { return false }
+            if isClosed { return false }
             if polled {
-                device.bus.pollingSIM?.poll(at: path)
+                harvest()
                 if completedCount > 0 { return true }
                 // Polling ended meanwhile: the descriptors may be gone; the caller asks again.
                 if !device.isPolled.load(ordering: .acquiring) { return false }
@@ -300,13 +247,14 @@ public final class PassHandle: @unchecked Sendable {
     /// the pollers: the program must keep calling `get` or `wait` on a polling handle while
     /// it has commands outstanding, on any of the device's handles. Completions that `get`
     /// harvests for its own handle do not make `descriptor` readable: call `get` until it
-    /// returns nil before sleeping on the descriptors (as with EPOLLET: drain, then wait). `execute` still works (it
-    /// harvests while it waits). Not for handles read through `completions`.
+    /// returns nil before sleeping on the descriptors (as with EPOLLET: drain, then wait).
+    /// `execute` still works (it harvests while it waits). Not for handles read through
+    /// `completions`.
     public func startPolling() -> [Int32]? {
         guard let sim = device.bus.pollingSIM else { return nil }
         device.pollLock.lock()
         defer { device.pollLock.unlock() }
-        if closedUnlocked() { return nil }
+        if isClosed { return nil }
         if polling { return device.pollDescriptors }
         if device.pollers == 0 {
             guard let fds = sim.startPolling(at: path) else { return nil }
@@ -338,6 +286,23 @@ public final class PassHandle: @unchecked Sendable {
     /// Whether this handle polls (`startPolling` succeeded and `stopPolling` was not called).
     public var isPolling: Bool { device.pollLock.withLock { polling } }
 
+    /// Harvests the device's finished CCBs on this thread: this handle's go on its done queue
+    /// without the eventfd (the caller reads the queue next), the others go to their owners.
+    private func harvest() {
+        guard let sim = device.bus.pollingSIM else { return }
+        var chain = device.harvest { sim.poll(at: path) }
+        while let ccb = chain {
+            chain = ccb.queueNext
+            ccb.queueNext = nil
+            if !ccb.isSynchronous, let t = ccb.target, t === self {
+                _ = ccb.leave()
+                doneLock.withLock { appendLocked(ccb, signal: false) }
+            } else {
+                CompletionQueues.deliver(ccb)
+            }
+        }
+    }
+
     // MARK: CAMIOCOMMAND
 
     /// Runs a CCB and waits for it (CAMIOCOMMAND). Throws only as `queue` does; the outcome is
@@ -351,33 +316,26 @@ public final class PassHandle: @unchecked Sendable {
             ccb.isSynchronous = false
             throw error
         }
-        if device.isPolled.load(ordering: .relaxed) {
-            waitPolling(for: ccb)
+        // On a polled device nobody else may be harvesting: harvest here until it is done
+        // (short poll timeouts also catch polling being turned off meanwhile).
+        while device.isPolled.load(ordering: .relaxed), !doneLock.withLock({ ccb.synchronousDone }) {
+            harvest()
+            if doneLock.withLock({ ccb.synchronousDone }) { break }
+            var fds = device.pollLock.withLock { device.pollDescriptors }
+                .map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&fds, nfds_t(fds.count), 10)
         }
         doneLock.lock()
         while !ccb.synchronousDone { doneCondition.wait(doneLock) }
         ccb.isSynchronous = false
         doneLock.unlock()
-        release(ccb)
     }
 
-    /// `execute` on a polled device: nobody else may be harvesting, so harvest here until the
-    /// CCB is done (short poll timeouts also catch polling being turned off meanwhile).
-    private func waitPolling(for ccb: CCB) {
-        let sim = device.bus.pollingSIM
-        while device.isPolled.load(ordering: .relaxed) {
-            sim?.poll(at: path)
-            if doneLock.withLock({ ccb.synchronousDone }) { return }
-            var fds = device.pollLock.withLock { device.pollDescriptors }
-                .map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&fds, nfds_t(fds.count), 10)
-        }
-    }
+    // MARK: completion side
 
-    // MARK: completion side (called by the XPT)
-
-    /// Puts a finished CCB on the done queue, wakes pollers and waiters; drops it if closed.
-    func deliver(_ ccb: CCB) {
+    /// The pass periph's done routine for this open: puts a finished CCB on the done queue
+    /// and wakes pollers and waiters; drops it if the handle is closed.
+    package func ccbDone(_ ccb: CCB) {
         doneLock.lock()
         if ccb.isSynchronous {
             ccb.synchronousDone = true
@@ -386,29 +344,38 @@ public final class PassHandle: @unchecked Sendable {
             return
         }
         if closed {
-            // Abandoned: pass(4) keeps the record alive until the last one drains; dropping
-            // our reference to the device here is that drain.
+            // Abandoned: the drain pass(4) waits for. The last one lets go of the periph.
             outstanding -= 1
+            let last = outstanding == 0 ? periph : nil
+            if last != nil { periph = nil }
             doneLock.unlock()
-            release(ccb)
+            // Released here, outside the done lock: its deinit takes the device lock.
+            withExtendedLifetime(last) {}
             return
         }
         if let w = waiter {
             waiter = nil
             outstanding -= 1
             doneLock.unlock()
-            release(ccb)
             w.resume(returning: ccb)
+            return
+        }
+        appendLocked(ccb, signal: true)
+        doneLock.unlock()
+    }
+
+    private func appendLocked(_ ccb: CCB, signal: Bool) {
+        if closed {
+            outstanding -= 1
             return
         }
         ccb.queueNext = nil
         if let t = doneTail { t.queueNext = ccb } else {
             doneHead = ccb
-            if !harvesting { signalEventLocked() }
+            if signal { signalEventLocked() }
         }
         doneTail = ccb
         doneCount += 1
-        doneLock.unlock()
     }
 
     private func signalEventLocked() {
@@ -423,64 +390,18 @@ public final class PassHandle: @unchecked Sendable {
         eventArmed = false
     }
 
-    // MARK: pending queue (device lock held)
-
-    func pushPendingLocked(_ ccb: CCB, atHead: Bool) {
-        ccb.state = .pending
-        if atHead {
-            ccb.queueNext = pendingHead
-            pendingHead = ccb
-            if pendingTail == nil { pendingTail = ccb }
-        } else {
-            ccb.queueNext = nil
-            if let t = pendingTail { t.queueNext = ccb } else { pendingHead = ccb }
-            pendingTail = ccb
-        }
-        pendingCount += 1
-    }
-
-    func popPendingLocked() -> CCB? {
-        guard let ccb = pendingHead else { return nil }
-        pendingHead = ccb.queueNext
-        if pendingHead == nil { pendingTail = nil }
-        ccb.queueNext = nil
-        pendingCount -= 1
-        return ccb
-    }
-
-    func removePendingLocked(_ target: CCB) -> Bool {
-        var prev: CCB?
-        var c = pendingHead
-        while let ccb = c {
-            if ccb === target {
-                if let prev { prev.queueNext = ccb.queueNext } else { pendingHead = ccb.queueNext }
-                if pendingTail === ccb { pendingTail = prev }
-                ccb.queueNext = nil
-                pendingCount -= 1
-                return true
-            }
-            prev = ccb
-            c = ccb.queueNext
-        }
-        return false
-    }
-
-    func drainPendingLocked() -> [CCB] {
-        var out: [CCB] = []
-        while let c = popPendingLocked() { out.append(c) }
-        return out
-    }
-
     // MARK: close
 
-    /// Closes the handle. Queued CCBs that have not started are dropped; started ones are
-    /// abandoned and their completions dropped; the descriptor is closed. Idempotent.
+    /// Closes the handle (counted as the periph's close). Queued CCBs that have not started
+    /// are dropped; started ones are abandoned and their completions dropped; the descriptor
+    /// is closed. Idempotent.
     public func close() {
         doneLock.lock()
         if closed { doneLock.unlock(); return }
         closed = true
-        var c = doneHead
-        while let ccb = c { c = ccb.queueNext; ccb.queueNext = nil; outstanding -= 1; release(ccb) }
+        // The close is counted whatever happens to the reference below (D_TRACKCLOSE).
+        let opened = periph
+        outstanding -= doneCount
         doneHead = nil
         doneTail = nil
         doneCount = 0
@@ -491,43 +412,43 @@ public final class PassHandle: @unchecked Sendable {
         w?.resume(returning: nil)
         stopPolling()
 
-        device.lock.lock()
-        detached = true
-        device.handles.removeAll { $0 === self }
-        let dropped = drainPendingLocked()
-        device.lock.unlock()
-        doneLock.withLock { outstanding -= dropped.filter { !$0.isSynchronous }.count }
-        for ccb in dropped {
-            if ccb.isSynchronous {
-                ccb.status = .requestAborted
-                doneLock.withLock { ccb.synchronousDone = true; doneCondition.broadcast() }
-            } else {
-                release(ccb)
+        for ccb in device.detach(pending) {
+            _ = ccb.leave()
+            ccb.state = .done
+            doneLock.withLock {
+                if ccb.isSynchronous {
+                    ccb.status = .requestAborted
+                    ccb.synchronousDone = true
+                    doneCondition.broadcast()
+                } else {
+                    outstanding -= 1
+                }
             }
         }
-        xpt.handleClosed(device)
+        // Counted now (D_TRACKCLOSE); commands still out hold the periph until they drain
+        // (see `ccbDone`).
+        let last = doneLock.withLock { () -> CAMPeriph? in
+            guard outstanding <= 0 else { return nil }
+            let p = periph
+            periph = nil
+            return p
+        }
+        opened?.close()
+        withExtendedLifetime(last) {}
     }
 
     /// Whether `close` was called.
-    public var isClosed: Bool { closedUnlocked() }
+    public var isClosed: Bool { doneLock.withLock { closed } }
 
     // MARK: listing, statistics
 
     /// What this handle has outstanding: queued and started CCBs (pass(4) to-do 2).
     public func outstandingCCBs() -> (queued: [CCB], started: [CCB]) {
-        device.lock.lock()
-        defer { device.lock.unlock() }
-        var queued: [CCB] = []
-        var c = pendingHead
-        while let ccb = c { queued.append(ccb); c = ccb.queueNext }
-        let started = device.inFlightLocked().filter { $0.owner === self }
-        return (queued, started)
+        device.outstanding(of: pending)
     }
 
     /// The device's statistics (devstat), shared by all its handles.
-    public var statistics: DeviceStatistics {
-        device.lock.withLock { DeviceStatistics(storage: device.stats) }
-    }
+    public var statistics: DeviceStatistics { device.statistics }
 
     /// The device as the XPT knows it now.
     public var deviceInfo: CAMDeviceInfo? { xpt.info(for: device) }
@@ -535,7 +456,7 @@ public final class PassHandle: @unchecked Sendable {
     // MARK: async
 
     /// Completions as an `AsyncSequence`: each `next()` waits for one; ends when the handle is
-    /// closed. One consumer at a time.
+    /// closed or the waiting task is cancelled. One consumer at a time.
     public var completions: Completions { Completions(handle: self) }
 
     /// See `completions`.
@@ -554,24 +475,33 @@ public final class PassHandle: @unchecked Sendable {
     }
 
     func nextCompletion() async -> CCB? {
+        if Task.isCancelled { return nil }
         if let c = get() { return c }
         precondition(!isPolling, "PassHandle.completions cannot read a polling handle: use get() and wait()")
-        return await withCheckedContinuation { (cont: CheckedContinuation<CCB?, Never>) in
-            doneLock.lock()
-            if closed {
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (cont: CheckedContinuation<CCB?, Never>) in
+                doneLock.lock()
+                if closed || Task.isCancelled {
+                    doneLock.unlock()
+                    cont.resume(returning: nil)
+                    return
+                }
+                if doneHead != nil {
+                    doneLock.unlock()
+                    cont.resume(returning: get())
+                    return
+                }
+                precondition(waiter == nil, "PassHandle.completions supports one consumer at a time")
+                waiter = cont
                 doneLock.unlock()
-                cont.resume(returning: nil)
-                return
             }
-            if let ccb = doneHead {
-                doneLock.unlock()
-                _ = ccb
-                cont.resume(returning: get())
-                return
+        } onCancel: {
+            let w = doneLock.withLock { () -> CheckedContinuation<CCB?, Never>? in
+                let w = waiter
+                waiter = nil
+                return w
             }
-            precondition(waiter == nil, "PassHandle.completions supports one consumer at a time")
-            waiter = cont
-            doneLock.unlock()
+            w?.resume(returning: nil)
         }
     }
 }

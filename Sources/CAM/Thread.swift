@@ -33,12 +33,18 @@ public final class CAMThread: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 
-    /// Waits for the thread to end. Safe to call more than once, not from the thread itself.
+    /// Waits for the thread to end. Safe to call more than once. Called from the thread
+    /// itself (the last reference to a transport let go on one of its own threads), it
+    /// detaches the thread instead: it ends when its loop returns.
     public func join() {
         joinLock.lock()
         defer { joinLock.unlock() }
         guard !joined else { return }
         joined = true
+        if pthread_equal(handle, pthread_self()) != 0 {
+            pthread_detach(handle)
+            return
+        }
         pthread_join(handle, nil)
     }
 }

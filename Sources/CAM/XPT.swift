@@ -16,107 +16,121 @@ public final class CAMBus: @unchecked Sendable {
     public let number: Int
     /// The SIM behind the bus.
     public let sim: any CAMSIM
-    unowned let xpt: XPT
+    /// The transport; weak, so a SIM thread that outlives it finds nothing rather than a
+    /// freed object (its completions still go through `completions`).
+    weak var xpt: XPT?
     /// Path inquiry with the bus number filled in.
     public let pathInquiry: PathInquiry
     /// The SIM, when it can poll (looked up once: a conformance check on every `get` costs).
     let pollingSIM: (any CAMPollingSIM)?
+    /// Where completions are processed.
+    let completions: CompletionQueues
+    /// Completions are processed on the SIM's thread (xpt_done_direct).
+    public let completesDirectly: Bool
 
-    init(number: Int, sim: any CAMSIM, xpt: XPT) {
+    init(number: Int, sim: any CAMSIM, xpt: XPT, completions: CompletionQueues) {
         self.number = number
         self.sim = sim
         self.pollingSIM = sim as? any CAMPollingSIM
         self.xpt = xpt
+        self.completions = completions
         var pi = sim.pathInquiry
         pi.bus = number
+        switch getenv("CAM_COMPLETION").map({ String(cString: $0) }) {
+        case "threads": pi.completesDirectly = false
+        case "direct": pi.completesDirectly = true
+        default: break
+        }
         self.pathInquiry = pi
+        self.completesDirectly = pi.completesDirectly
     }
 
-    /// A started CCB is done. `direct`: process it on this thread (a SIM that completes on its
-    /// own I/O thread); otherwise it goes to the completion worker for its device.
-    public func complete(_ ccb: CCB, direct: Bool = true) {
-        if direct {
-            xpt.process(ccb)
-        } else if let d = ccb.deviceRecord {
-            xpt.workers.enqueue(ccb, path: d.path)
-        } else {
-            xpt.process(ccb)
-        }
+    /// A started CCB is done (xpt_done): processed on this thread when the SIM completes
+    /// directly or the device is polled, else on the device's completion thread.
+    package func complete(_ ccb: CCB) {
+        completions.route(ccb, direct: completesDirectly)
     }
 
     /// The SIM saw a device go away (removal, POLLHUP, ENODEV, LUN deleted).
-    public func deviceLost(target: Int, lun: UInt64) {
-        xpt.lose(CAMPath(bus: number, target: target, lun: lun))
+    package func deviceLost(target: Int, lun: UInt64) {
+        xpt?.lose(CAMPath(bus: number, target: target, lun: lun))
     }
 
     /// The SIM saw a device arrive; the XPT probes it on a thread of its own (probing waits
     /// for commands, which the SIM's thread must be free to complete).
-    public func deviceArrived(target: Int, lun: UInt64) {
-        let xpt = self.xpt
+    package func deviceArrived(target: Int, lun: UInt64) {
+        guard let xpt else { return }
         let path = CAMPath(bus: number, target: target, lun: lun)
-        let t = CAMThread(name: "cam-probe") { xpt.probeAndAdd(path: path) }
+        let t = CAMThread(name: "cam-probe") { [weak xpt] in xpt?.probeAndAdd(path: path) }
         xpt.rememberThread(t)
     }
 }
 
-/// The transport layer (CAM's XPT): buses, the device table, unit numbers, scanning, opening
-/// pass handles, completion processing with error recovery, and found/lost announcements.
+/// The transport layer (CAM's XPT): buses, the device table, periph drivers and their unit
+/// numbers, scanning with the probe periph, opening pass devices, and found/lost
+/// announcements. Completion processing is `CompletionQueues`.
 ///
 /// Locks, in the order they may be taken (never the other way):
-/// 1. `topology` — buses, the device table, unit numbers; taken only to register, scan, open,
-///    close, and on arrival or departure.
-/// 2. a device record's `lock` — its handles' pending queues, command slots, in-flight list,
-///    statistics.
-/// 3. a handle's `doneLock` — its done queue, eventfd, waiters.
-/// A device record's `pollLock` (polled completion on or off) is taken before a handle's
-/// `doneLock` and never while the device lock is held.
-/// Worker and delay queues have their own leaf locks. No lock is global on the I/O path.
+/// 1. `topology` — buses, the device table, drivers; taken only to register, scan, open,
+///    and on arrival or departure. Never held while calling a SIM, a driver or a handler.
+/// 2. a device record's lock — its openers' queues, command slots, in-flight list,
+///    statistics, periph list.
+/// 3. an open's done lock — its done queue, eventfd, waiters.
+/// A device record's `pollLock` is taken before an open's done lock and never while the
+/// device lock is held. Periph locks, the unit table's lock, the completion and delay queues'
+/// locks are leaves. No lock is global on the I/O path.
 public final class XPT: @unchecked Sendable {
     // @unchecked: mutable state is guarded by `topology` as listed above.
     let topology = CAMLock()
-    var buses: [CAMBus] = []
-    var byPath: [CAMPath: CAMDeviceRecord] = [:]
-    var byUnit: [Int: CAMDeviceRecord] = [:]
-    var handlers: [@Sendable (CAMEvent) -> Void] = []
-    var helperThreads: [CAMThread] = []
-    var isShutDown = false
+    private var buses: [CAMBus] = []
+    private var byPath: [CAMPath: CAMDeviceRecord] = [:]
+    private var byUnit: [Int: CAMDeviceRecord] = [:]
+    private var handlers: [@Sendable (CAMEvent) -> Void] = []
+    private var helperThreads: [CAMThread] = []
+    private var drivers: [any CAMPeriphDriver] = []
+    private var isShutDown = false
 
-    let workers: CompletionWorkers
-    let delayed = DelayedRunner()
+    let completions: CompletionQueues
+    let units = PeriphUnits()
+    private let pass = PassDriver()
+    private let probe = ProbeDriver()
     /// Device records alive, including ones kept only by abandoned commands.
     public let liveRecords = CAMRecordCounter()
 
-    /// A transport with `completionThreads` workers (default: one per CPU).
-    public init(completionThreads: Int = CompletionWorkers.cpuCount) {
-        let box = WeakXPT()
-        workers = CompletionWorkers(count: completionThreads) { ccb in box.xpt?.process(ccb) }
-        box.xpt = self
+    /// A transport with `completionThreads` completion threads (default: one per CPU).
+    public init(completionThreads: Int = CompletionQueues.cpuCount) {
+        completions = CompletionQueues(count: completionThreads)
+        drivers = [pass]
     }
 
-    /// Stops the SIMs and completion threads. Handles still open see their device gone.
+    /// Stops the SIMs and completion threads; every device is invalidated. Handles still open
+    /// see their device gone.
     public func shutdown() {
-        let (bs, ts): ([CAMBus], [CAMThread]) = topology.withLock {
-            if isShutDown { return ([], []) }
+        let (bs, ts, records): ([CAMBus], [CAMThread], [CAMDeviceRecord]) = topology.withLock {
+            if isShutDown { return ([], [], []) }
             isShutDown = true
-            return (buses, helperThreads)
+            let rs = Array(byPath.values)
+            byPath.removeAll()
+            byUnit.removeAll()
+            return (buses, helperThreads, rs)
         }
         for t in ts { t.join() }
         for b in bs { b.sim.shutdown() }
-        delayed.stop()
-        workers.stop()
+        completions.stop()
+        for r in records { invalidate(r) }
     }
 
     deinit {
         if !isShutDown { shutdown() }
     }
 
-    // MARK: buses
+    // MARK: buses and drivers
 
     /// Registers a SIM's bus (xpt_bus_register) and returns it. Does not scan.
     @discardableResult
     public func register(_ sim: any CAMSIM) -> CAMBus {
         let bus = topology.withLock { () -> CAMBus in
-            let b = CAMBus(number: buses.count, sim: sim, xpt: self)
+            let b = CAMBus(number: buses.count, sim: sim, xpt: self, completions: completions)
             buses.append(b)
             return b
         }
@@ -127,6 +141,16 @@ public final class XPT: @unchecked Sendable {
     /// The buses, in order.
     public var allBuses: [CAMBus] { topology.withLock { buses } }
 
+    /// Registers a periph driver (periphdriver_register); it is offered every device present
+    /// now and every one found later.
+    package func register(driver: any CAMPeriphDriver) {
+        let present: [CAMDeviceRecord] = topology.withLock {
+            drivers.append(driver)
+            return byPath.values.sorted { $0.path < $1.path }
+        }
+        for r in present { attach(driver, to: r) }
+    }
+
     /// Calls `handler` for every found or lost device from now on (xpt_register_async).
     public func onEvent(_ handler: @escaping @Sendable (CAMEvent) -> Void) {
         topology.withLock { handlers.append(handler) }
@@ -134,6 +158,10 @@ public final class XPT: @unchecked Sendable {
 
     func rememberThread(_ t: CAMThread) {
         topology.withLock { helperThreads.append(t) }
+    }
+
+    private func bus(numbered n: Int) -> CAMBus? {
+        topology.withLock { buses.first { $0.number == n } }
     }
 
     // MARK: scanning
@@ -147,12 +175,23 @@ public final class XPT: @unchecked Sendable {
         let targets = try bus.sim.discover()
         var present: Set<CAMPath> = []
         for t in targets.sorted(by: { $0.target < $1.target }) {
-            let luns = t.luns ?? reportLUNs(bus: bus, target: t.target)
+            // REPORT LUNS goes to LUN 0, whose record then serves LUN 0's own probe: one
+            // record per LUN, whatever the scan asks.
+            let lun0 = CAMPath(bus: bus.number, target: t.target, lun: 0)
+            var lun0Record: CAMDeviceRecord?
+            let luns: [UInt64]
+            if let known = t.luns {
+                luns = known
+            } else {
+                let r = topology.withLock { byPath[lun0] } ?? CAMDeviceRecord(path: lun0, bus: bus, counter: liveRecords)
+                lun0Record = r
+                luns = reportedLUNs(using: r).flatMap { $0.isEmpty ? nil : $0 } ?? [0]
+            }
             for lun in luns.sorted() {
                 let path = CAMPath(bus: bus.number, target: t.target, lun: lun)
                 if topology.withLock({ byPath[path] }) != nil {
                     present.insert(path)
-                } else if probeAndAdd(path: path) {
+                } else if probeAndAdd(path: path, record: lun == 0 ? lun0Record : nil) {
                     present.insert(path)
                 }
             }
@@ -167,21 +206,16 @@ public final class XPT: @unchecked Sendable {
         for b in allBuses { try scan(b) }
     }
 
-    /// REPORT LUNS to LUN 0 of a target; LUN 0 alone when that fails.
-    func reportLUNs(bus: CAMBus, target: Int) -> [UInt64] {
-        guard let luns = reportedLUNs(bus: bus, target: target), !luns.isEmpty else { return [0] }
-        return luns
-    }
-
     /// The LUNs a target lists in answer to REPORT LUNS (sent to its LUN 0), well-known LUNs
     /// left out, in order; nil when it does not answer. For messages about a LUN that is not
     /// there.
     public func reportedLUNs(bus: CAMBus, target: Int) -> [UInt64]? {
         let path = CAMPath(bus: bus.number, target: target, lun: 0)
-        let probe = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
-        guard let h = try? PassHandle(device: probe, xpt: self, unit: -1) else { return [0] }
-        probe.handles = [h]
-        defer { closeProbe(h, probe) }
+        let r = topology.withLock { byPath[path] } ?? CAMDeviceRecord(path: path, bus: bus, counter: liveRecords)
+        return reportedLUNs(using: r)
+    }
+
+    private func reportedLUNs(using record: CAMDeviceRecord) -> [UInt64]? {
         let length = 8 + 8 * 256
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
@@ -189,37 +223,27 @@ public final class XPT: @unchecked Sendable {
                       timeoutMilliseconds: 10_000)
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
-        guard (try? h.execute(ccb)) != nil, ccb.status == .requestComplete,
+        guard probe.run([ccb], on: record, units: units), ccb.status == .requestComplete,
               let data = ReportLUNsData(buf.prefix(ccb.transferred)) else { return nil }
         // Well-known LUNs (REPORT LUNS, SECURITY PROTOCOL) are not devices to probe.
         return Array(Set(data.luns.filter { !$0.isWellKnown }.map(\.number))).sorted()
     }
 
-    private func closeProbe(_ h: PassHandle, _ probe: CAMDeviceRecord) {
-        h.doneLock.withLock {
-            h.closed = true
-            Glibc.close(h.descriptor)
-        }
-        probe.lock.withLock { probe.handles.removeAll() }
-    }
-
-    /// INQUIRY at `path`; when a device answers, it joins the table with a unit number and is
-    /// announced. Returns whether it was added.
+    /// INQUIRY at `path` through the probe periph; when a device answers, its record joins
+    /// the table, the drivers attach, and it is announced. Returns whether it was added.
     @discardableResult
-    func probeAndAdd(path: CAMPath) -> Bool {
-        guard let bus = topology.withLock({ buses.first { $0.number == path.bus } }) else { return false }
-        let record = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
-        guard let h = try? PassHandle(device: record, xpt: self, unit: -1) else { return false }
-        record.handles = [h]
+    func probeAndAdd(path: CAMPath, record given: CAMDeviceRecord? = nil) -> Bool {
+        guard let bus = bus(numbered: path.bus) else { return false }
+        let record = given ?? CAMDeviceRecord(path: path, bus: bus, counter: liveRecords)
         let length = 96
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
-        let ccb = CCB(cdb: .inquiry(allocationLength: UInt16(length)), data: .buffer(buf), direction: .in,
-                      timeoutMilliseconds: 10_000)
-        ccb.flags.insert(.errorRecovery)
-        ccb.retryCount = 4
-        let ok = (try? h.execute(ccb)) != nil && ccb.status == .requestComplete && ccb.transferred >= 5
-        if ok && bus.pathInquiry.probeTakesUnitAttention {
+        let inquiry = CCB(cdb: .inquiry(allocationLength: UInt16(length)), data: .buffer(buf), direction: .in,
+                          timeoutMilliseconds: 10_000)
+        inquiry.flags.insert(.errorRecovery)
+        inquiry.retryCount = 4
+        var ccbs = [inquiry]
+        if bus.pathInquiry.probeTakesUnitAttention {
             // FreeBSD's probe (PROBE_TUR) sends TEST UNIT READY with retries so that a pending
             // UNIT ATTENTION is taken here and not by the user's first command. Only for SIMs
             // that ask (see PathInquiry). The outcome does not matter: a disk that is not ready
@@ -227,41 +251,55 @@ public final class XPT: @unchecked Sendable {
             let tur = CCB(cdb: .testUnitReady(), timeoutMilliseconds: 10_000)
             tur.flags.insert(.errorRecovery)
             tur.retryCount = 4
-            _ = try? h.execute(tur)
+            ccbs.append(tur)
         }
-        closeProbe(h, record)
-        guard ok, let inquiry = StandardInquiry(buf.prefix(ccb.transferred)) else { return false }
+        guard probe.run(ccbs, on: record, units: units, stopAfterFailure: true),
+              inquiry.status == .requestComplete, inquiry.transferred >= 5,
+              let data = StandardInquiry(buf.prefix(inquiry.transferred)) else { return false }
         // Peripheral qualifier 1 (not connected now) and 3 (no device here) are not devices.
-        if inquiry.peripheralQualifier == .notConnected || inquiry.peripheralQualifier == .notSupported { return false }
-        return (try? add(path: path, bus: bus, inquiry: inquiry.bytes)) != nil
+        if data.peripheralQualifier == .notConnected || data.peripheralQualifier == .notSupported { return false }
+        record.resetStatistics()
+        return (try? add(record, inquiry: data.bytes)) != nil
     }
 
-    /// Gives a probed device a fresh record (its statistics start at zero) and the lowest free
-    /// unit number, and announces it.
-    private func add(path: CAMPath, bus: CAMBus, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
-        let record = CAMDeviceRecord(path: path, bus: bus, pathInquiry: bus.pathInquiry, counter: liveRecords)
-        record.inquiry = inquiry
-        let info: CAMDeviceInfo? = topology.withLock {
-            if isShutDown || byPath[path] != nil { return nil }
-            var unit = 0
-            while byUnit[unit] != nil { unit += 1 }
-            record.unit = unit
-            byUnit[unit] = record
+    /// Puts a probed device in the table with the lowest free pass unit, attaches the
+    /// drivers that match it, and announces it.
+    private func add(_ record: CAMDeviceRecord, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
+        let path = record.path
+        let (ok, ds): (Bool, [any CAMPeriphDriver]) = topology.withLock {
+            if isShutDown || byPath[path] != nil { return (false, []) }
+            record.inquiry = inquiry
             byPath[path] = record
-            return infoLocked(record)
+            return (true, drivers)
         }
-        guard let info else { throw CAMError(.invalidRequest, "a device is already at \(path)") }
+        guard ok else { throw CAMError(.invalidRequest, "a device is already at \(path)") }
+        for d in ds { attach(d, to: record) }
+        guard let info = info(for: record) else { throw CAMError(.deviceGone, "\(path): the device went away while it was attached") }
         announce(.found(info))
         return info
+    }
+
+    /// Offers a device to a driver; attaches a periph when it matches.
+    private func attach(_ driver: any CAMPeriphDriver, to record: CAMDeviceRecord) {
+        guard let info = info(for: record), driver.matches(info) else { return }
+        let periph = CAMPeriph(driver: driver, unit: units.take(driver.name), device: record, units: units)
+        do { try record.add(periph) } catch { return }
+        if driver === pass {
+            topology.withLock {
+                record.passUnit = periph.unit
+                if byPath[record.path] === record { byUnit[periph.unit] = record }
+            }
+        }
+        driver.attached(periph)
     }
 
     /// Adds a device without probing it (for SIMs whose devices are known and for tests).
     @discardableResult
     public func addDevice(at path: CAMPath, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
-        guard let bus = topology.withLock({ buses.first { $0.number == path.bus } }) else {
+        guard let bus = bus(numbered: path.bus) else {
             throw CAMError(.noSuchDevice, "no bus \(path.bus)")
         }
-        return try add(path: path, bus: bus, inquiry: inquiry)
+        return try add(CAMDeviceRecord(path: path, bus: bus, counter: liveRecords), inquiry: inquiry)
     }
 
     private func announce(_ event: CAMEvent) {
@@ -273,25 +311,27 @@ public final class XPT: @unchecked Sendable {
 
     /// Invalidates the device at `path`: new `queue` calls fail with device-gone, queued
     /// commands complete with device-not-there, started ones complete when the SIM returns
-    /// them. The unit number stays taken until its last handle closes.
+    /// them. Its periphs are invalidated; their unit numbers stay taken until their last
+    /// reference goes.
     func lose(_ path: CAMPath) {
         let found: (CAMDeviceRecord, CAMDeviceInfo)? = topology.withLock {
             guard let r = byPath.removeValue(forKey: path) else { return nil }
-            if r.openHandles == 0 { byUnit.removeValue(forKey: r.unit) }
+            if byUnit[r.passUnit] === r { byUnit.removeValue(forKey: r.passUnit) }
             return (r, infoLocked(r, present: false))
         }
         guard let (record, info) = found else { return }
-        record.lock.lock()
-        record.gone = true
-        var flushed: [CCB] = []
-        for h in record.handles { flushed += h.drainPendingLocked() }
-        record.lock.unlock()
-        for ccb in flushed {
-            ccb.state = .inFlight
-            ccb.status = .deviceNotThere
-            ccb.owner?.deliver(ccb)
-        }
+        invalidate(record)
         announce(.lost(info))
+    }
+
+    private func invalidate(_ record: CAMDeviceRecord) {
+        let (queued, periphs) = record.invalidate()
+        for ccb in queued {
+            ccb.state = .done
+            ccb.status = .deviceNotThere
+            CompletionQueues.deliver(ccb)
+        }
+        for p in periphs { p.invalidate() }
     }
 
     /// Removes the device at `path` as if it had gone away (hot removal from the XPT's side).
@@ -301,9 +341,8 @@ public final class XPT: @unchecked Sendable {
 
     /// The devices present, by unit number.
     public func devices() -> [CAMDeviceInfo] {
-        topology.withLock {
-            byPath.values.sorted { $0.unit < $1.unit }.map { infoLocked($0) }
-        }
+        let rs = topology.withLock { byPath.values.sorted { $0.passUnit < $1.passUnit } }
+        return rs.compactMap { info(for: $0) }
     }
 
     /// Opens pass unit `unit` ("pass3" is 3).
@@ -321,116 +360,45 @@ public final class XPT: @unchecked Sendable {
     }
 
     private func open(_ r: CAMDeviceRecord) throws(CAMError) -> PassHandle {
-        topology.lock()
-        if r.gone || byPath[r.path] !== r {
-            topology.unlock()
-            throw CAMError(.deviceGone, "pass\(r.unit): the device is gone")
+        guard let periph = r.periphs.list.first(where: { $0.driver === pass }) else {
+            throw CAMError(.deviceGone, "pass\(r.passUnit): the device is gone")
         }
-        let h: PassHandle
-        do {
-            h = try PassHandle(device: r, xpt: self, unit: r.unit)
-        } catch {
-            topology.unlock()
-            throw error
-        }
-        r.openHandles += 1
-        r.lock.withLock { r.handles.append(h) }
-        topology.unlock()
-        return h
+        return try PassHandle(periph: periph, xpt: self)
     }
 
-    func handleClosed(_ r: CAMDeviceRecord) {
-        topology.withLock {
-            r.openHandles -= 1
-            if r.openHandles == 0, byPath[r.path] !== r, byUnit[r.unit] === r {
-                byUnit.removeValue(forKey: r.unit)
-            }
-        }
+    /// The periphs attached to the device at `path`, and the list's generation (what
+    /// XPT_GDEVLIST walks; `camcontrol periphlist`).
+    public func periphs(at path: CAMPath) -> (names: [String], generation: Int)? {
+        guard let r = topology.withLock({ byPath[path] }) else { return nil }
+        let (list, generation) = r.periphs
+        return (list.map(\.name), generation)
     }
 
+    /// The periphs attached to the device at `path` (for periph drivers and tests).
+    package func attachedPeriphs(at path: CAMPath) -> [CAMPeriph] {
+        topology.withLock { byPath[path] }?.periphs.list ?? []
+    }
+
+    /// The device as the XPT knows it now (nil before it was added).
     func info(for r: CAMDeviceRecord) -> CAMDeviceInfo? {
-        topology.withLock { r.unit >= 0 ? infoLocked(r) : nil }
+        let names = r.periphs.list.map(\.name)
+        return topology.withLock {
+            var i = infoLocked(r)
+            i.periphs = names
+            return i
+        }
     }
 
     private func infoLocked(_ r: CAMDeviceRecord, present: Bool? = nil) -> CAMDeviceInfo {
-        CAMDeviceInfo(unit: r.unit, path: r.path, inquiry: r.inquiry,
+        CAMDeviceInfo(unit: r.passUnit, path: r.path, inquiry: r.inquiry,
                       deviceName: r.bus.sim.deviceName(at: r.path), pathInquiry: r.bus.pathInquiry,
                       isPresent: present ?? (byPath[r.path] === r))
     }
 
-    /// Unit numbers taken, including those of lost devices with handles still open.
-    public var unitsInUse: [Int] { topology.withLock { byUnit.keys.sorted() } }
+    /// Pass unit numbers taken, including those of lost devices whose periph is still
+    /// referenced (an open handle, a command out).
+    public var unitsInUse: [Int] { units.inUse("pass") }
 
-    // MARK: completion
-
-    /// Completion processing: free the slot and count the command, retry when recovery asks
-    /// for it, hand the CCB to its handle, start what waits.
-    func process(_ ccb: CCB) {
-        guard let record = ccb.deviceRecord else { return }
-        let now = camMonotonicNanoseconds()
-        record.lock.lock()
-        record.finishLocked(ccb, now: now)
-
-        if ccb.expectsResetAttention, ccb.status != .requestComplete {
-            // The report of the reset already retried for: one more try, not counted (as
-            // Linux's midlayer does with the UNIT ATTENTION it expects after a reset). Without
-            // this, -C 1 is spent on a lost connection and its UNIT ATTENTION fails the retry.
-            ccb.expectsResetAttention = false
-            if ErrorRecovery.reportsReset(ccb) {
-                record.lock.unlock()
-                ccb.retriesDone += 1
-                requeue(ccb, on: record)
-                return
-            }
-        }
-        if ccb.retriesLeft > 0, ccb.status != .requestComplete {
-            record.lock.unlock()
-            let action = ErrorRecovery.action(for: ccb)
-            if action != .none {
-                ccb.retriesLeft -= 1
-                ccb.retriesDone += 1
-                ccb.expectsResetAttention = ErrorRecovery.isReset(ccb.status)
-                switch action {
-                case .retryAfter(let ns):
-                    record.kick()
-                    delayed.run(afterNanoseconds: ns) { [self] in self.requeue(ccb, on: record) }
-                    return
-                default:
-                    requeue(ccb, on: record)
-                    return
-                }
-            }
-            record.lock.lock()
-        }
-        // Start what waits before handing this one back: the slot is free now.
-        record.kickLocked()
-        ccb.owner?.deliver(ccb)
-    }
-
-    private func requeue(_ ccb: CCB, on record: CAMDeviceRecord) {
-        let done = ccb.retriesDone
-        let left = ccb.retriesLeft
-        record.lock.lock()
-        if record.gone || ccb.owner?.isClosed ?? true {
-            record.lock.unlock()
-            ccb.state = .inFlight
-            if record.gone { ccb.status = .deviceNotThere }
-            ccb.owner?.deliver(ccb)
-            return
-        }
-        let expects = ccb.expectsResetAttention
-        ccb.resetOutcome()
-        ccb.retriesDone = done
-        ccb.retriesLeft = left
-        ccb.expectsResetAttention = expects
-        ccb.owner?.pushPendingLocked(ccb, atHead: true)
-        record.lock.unlock()
-        record.kick()
-    }
-}
-
-/// Lets the workers' closure reach the XPT without a retain cycle.
-final class WeakXPT: @unchecked Sendable {
-    // Written once during XPT.init before any worker runs; read-only afterwards.
-    weak var xpt: XPT?
+    /// Unit numbers of `driver` taken now.
+    package func unitsInUse(driver: String) -> [Int] { units.inUse(driver) }
 }

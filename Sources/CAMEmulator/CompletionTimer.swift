@@ -20,8 +20,8 @@ struct TimedCompletion {
     }
 }
 
-/// One timer thread with a min-heap of delayed completions, completing each one when due,
-/// directly from its thread. Equal due times complete in the order they were started.
+/// One timer thread with a min-heap of delayed completions, completing each one through its
+/// bus when due. Equal due times complete in the order they were started.
 ///
 /// Its lock is a leaf: nothing else is locked while it is held, and it is never taken while a
 /// target's lock is held.
@@ -38,13 +38,8 @@ final class CompletionTimer: @unchecked Sendable {
     /// How close to the due time the thread stops sleeping and yields instead.
     static let spinNanoseconds: UInt64 = 60_000
 
-    /// Whether due completions are processed on this thread (`true`) or handed to the XPT's
-    /// completion workers.
-    let direct: Bool
-
-    init(name: String, direct: Bool = true) {
+    init(name: String) {
         self.name = name
-        self.direct = direct
         heap.reserveCapacity(1024)
     }
 
@@ -89,14 +84,14 @@ final class CompletionTimer: @unchecked Sendable {
             }
             while let top = heap.first, top.due <= now { batch.append(popLocked()) }
             lock.unlock()
-            for e in batch { CompletionTimer.fire(e, direct: direct) }
+            for e in batch { CompletionTimer.fire(e) }
             batch.removeAll(keepingCapacity: true)
             lock.lock()
         }
     }
 
     /// Completes a delayed command: frees its task slot and hands it to CAM.
-    static func fire(_ e: TimedCompletion, overrideStatus: CAMStatus? = nil, direct: Bool = true) {
+    static func fire(_ e: TimedCompletion, overrideStatus: CAMStatus? = nil) {
         e.disk.lock.lock()
         e.disk.tasks -= 1
         let removed = e.disk.removed
@@ -106,7 +101,7 @@ final class CompletionTimer: @unchecked Sendable {
             e.ccb.complete(status: status, scsiStatus: .good, residual: e.ccb.data.length)
             e.ccb.senseLength = 0
         }
-        e.disk.polled.offer(e.ccb, bus: e.bus, direct: direct)
+        e.disk.polled.offer(e.ccb, bus: e.bus)
     }
 
     /// Takes out the entries `match` selects (removal, reset, abort); the caller completes them.

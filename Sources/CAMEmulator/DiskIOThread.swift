@@ -26,7 +26,7 @@ struct QueuedCommand {
         disk.lock.unlock()
         guard due != 0 else {
             // As the disk's timer would: on this thread, or through the XPT's workers.
-            disk.polled.offer(ccb, bus: bus, direct: timer.direct)
+            disk.polled.offer(ccb, bus: bus)
             return
         }
         let entry = TimedCompletion(due: due, sequence: 0, ccb: ccb, disk: disk, bus: bus, timedOut: false)
@@ -38,7 +38,7 @@ struct QueuedCommand {
         if due != 0 { disk.lock.withLock { disk.tasks -= 1 } }
         ccb.complete(status: status, scsiStatus: .good, residual: ccb.data.length)
         ccb.senseLength = 0
-        disk.polled.offer(ccb, bus: bus, direct: true)
+        disk.polled.offer(ccb, bus: bus)
     }
 }
 
@@ -46,7 +46,7 @@ struct QueuedCommand {
 /// file system, and the pass contract says `queue()` never waits for I/O: so `start` only
 /// queues the command here, and this thread runs the disk's commands one at a time, in the
 /// order they were started (a later command sees an earlier one's data, as with the inline
-/// RAM disk), and completes each one itself (`CAMBus.complete(_:direct:)`), or through the
+/// RAM disk), and completes each one itself (`CAMBus.complete`), or through the
 /// XPT's workers when the emulator was made with `completeOnWorkers`.
 ///
 /// Started on the first command. Its lock is a leaf: never taken with a target's lock held.

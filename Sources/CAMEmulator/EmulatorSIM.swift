@@ -59,6 +59,8 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     /// Commands the XPT starts at once per device. Set above a disk's task slots to see TASK
     /// SET FULL.
     public let commandSlots: Int
+    /// Completions go through CAM's completion threads rather than the emulator's own.
+    public let completeOnWorkers: Bool
 
     /// Targets 0...255 and LUNs 0...16383 (the single-level flat addressing limit).
     public static let maxTarget = 255
@@ -69,10 +71,11 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     /// `completeOnWorkers`: the timer threads hand delayed completions to the XPT's completion
     /// workers (hashed by bus:target:lun) instead of processing them on their own thread.
     public init(maxIO: Int = 1 << 20, commandSlots: Int = 256, completionThreads: Int = 1, completeOnWorkers: Bool = false) {
+        self.completeOnWorkers = completeOnWorkers
         self.maxIO = max(4096, maxIO)
         self.commandSlots = max(1, commandSlots)
         slots = (0...Self.maxTarget).map { TargetSlot(target: $0) }
-        timers = (0..<max(1, completionThreads)).map { CompletionTimer(name: "emu-timer\($0)", direct: !completeOnWorkers) }
+        timers = (0..<max(1, completionThreads)).map { CompletionTimer(name: "emu-timer\($0)") }
     }
 
     deinit {
@@ -84,7 +87,8 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     /// XPT_PATH_INQ: SIM "emu", transport "Emulated", this bus's maxio and command slots.
     public var pathInquiry: PathInquiry {
         PathInquiry(maxIO: maxIO, commandSlots: commandSlots, simName: "emu", transport: "Emulated",
-                    maxTarget: Self.maxTarget, maxLUN: Self.maxLUN, hbaVendor: "SwiftCAM")
+                    maxTarget: Self.maxTarget, maxLUN: Self.maxLUN, hbaVendor: "SwiftCAM",
+                    completesDirectly: !completeOnWorkers)
     }
 
     /// Keeps the bus to complete commands on (set once, before any command).
@@ -118,7 +122,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         guard path.target >= 0 && path.target < slots.count else {
             guard let bus = configuration.withLock({ attachedBus }) else { return }
             ccb.complete(status: .tidInvalid, residual: ccb.data.length)
-            bus.complete(ccb, direct: true)
+            bus.complete(ccb)
             return
         }
         let slot = slots[path.target]
@@ -127,7 +131,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             let late = slot.weakBus
             slot.lock.unlock()
             ccb.complete(status: .deviceNotThere, residual: ccb.data.length)
-            late?.complete(ccb, direct: true)
+            late?.complete(ccb)
             return
         }
         guard ccb.function == .scsiIO else {
@@ -136,9 +140,11 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
                 resetDevice(target: path.target, lun: path.lun)
                 ccb.complete(status: .requestComplete)
             } else {
-                ccb.complete(status: .requestInvalid, residual: ccb.data.length)
+                // XPT_ATA_IO, XPT_NVME_*, XPT_SMP_IO: an emulated SCSI disk does not carry them.
+                ccb.transportDetail = TransportDetail(text: "\(ccb.function) is not an emulated SCSI disk function")
+                ccb.complete(status: .functionNotAvailable, residual: ccb.data.length)
             }
-            bus.complete(ccb, direct: true)
+            bus.complete(ccb)
             return
         }
         guard let disk = slot.diskLocked(path.lun) else {
@@ -149,7 +155,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
                 slot.runWithoutLUNLocked(ccb)
                 slot.lock.unlock()
             }
-            bus.complete(ccb, direct: true)
+            bus.complete(ccb)
             return
         }
         disk.stats.commands += 1
@@ -159,7 +165,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             slot.lock.unlock()
             ccb.complete(status: .scsiStatusError, scsiStatus: .taskSetFull, residual: ccb.data.length)
             ccb.senseLength = 0
-            bus.complete(ccb, direct: true)
+            bus.complete(ccb)
             return
         }
         // INQUIRY, REPORT LUNS and REQUEST SENSE come from the firmware, not the medium: they
@@ -168,7 +174,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         if delay == 0 && disk.io == nil {
             disk.runLocked(ccb, slot: slot)
             slot.lock.unlock()
-            bus.complete(ccb, direct: true)
+            bus.complete(ccb)
             return
         }
         // Delayed: the command runs now (so a later command sees its effect, as with ordered
@@ -251,6 +257,8 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
             for e in t.stop() { CompletionTimer.fire(e, overrideStatus: .deviceNotThere) }
         }
         for s in slots { s.lock.withLock { s.bus = nil } }
+        // The bus holds this SIM: let go of it, or neither is ever freed.
+        configuration.withLock { attachedBus = nil }
     }
 
     // MARK: disks

@@ -32,9 +32,8 @@ final class PolledCompletions: @unchecked Sendable {
         return descriptor
     }
 
-    /// A finished CCB: parked while its device is polled, else handed to CAM (`direct` as the
-    /// caller would).
-    func offer(_ ccb: CCB, bus: CAMBus, direct: Bool) {
+    /// A finished CCB: parked while its device is polled, else handed to CAM.
+    func offer(_ ccb: CCB, bus: CAMBus) {
         lock.lock()
         // Checked under the lock: CAM marks the device unpolled before its flushing poll takes
         // this lock, so a CCB parked here is always seen by that poll or a later one.
@@ -48,7 +47,7 @@ final class PolledCompletions: @unchecked Sendable {
             return
         }
         lock.unlock()
-        bus.complete(ccb, direct: direct)
+        bus.complete(ccb)
     }
 
     /// Completes what is parked, on the calling thread. Returns how many.
@@ -60,7 +59,7 @@ final class PolledCompletions: @unchecked Sendable {
         var v: UInt64 = 0
         while read(descriptor, &v, 8) < 0 && errno == EINTR {}
         lock.unlock()
-        for (ccb, bus) in taken { bus.complete(ccb, direct: true) }
+        for (ccb, bus) in taken { bus.complete(ccb) }
         return taken.count
     }
 }

@@ -73,7 +73,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
                     maxTarget: 255, maxLUN: 255, hbaVendor: "libiscsi",
                     // Every session is a new I_T nexus, and targets report it with a UNIT
                     // ATTENTION on the first command; the probe takes that one.
-                    probeTakesUnitAttention: true)
+                    probeTakesUnitAttention: true, completesDirectly: true)
     }
 
     public func attached(to bus: CAMBus) {

@@ -89,7 +89,8 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         pathInquiry = PathInquiry(
             maxIO: options.maxIO, commandSlots: Self.descriptorCount(options) * Self.commandsPerDescriptor(options),
             simName: "sg", simUnit: host, transport: "SCSI generic",
-            maxTarget: Int(Int32.max), maxLUN: UInt64.max, hbaVendor: adapter)
+            maxTarget: Int(Int32.max), maxLUN: UInt64.max, hbaVendor: adapter,
+            completesDirectly: true)
         do {
             poller = try SGPoller(name: "sg-sim-h\(host)")
         } catch {
@@ -231,7 +232,9 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
                 }
             }
         default:
-            finish(ccb, .requestInvalid)
+            // XPT_ATA_IO, XPT_NVME_*, XPT_SMP_IO: not carried here (ATA goes through SAT).
+            ccb.transportDetail = TransportDetail(text: "\(ccb.function) is not a Linux sg SIM function")
+            finish(ccb, .functionNotAvailable)
         }
     }
 
@@ -553,7 +556,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     private func complete(_ ccb: CCB) {
         // On the SIM's own thread (or the starting thread, for a refusal): process directly.
         let b = lock.withLock { bus }
-        b?.complete(ccb, direct: true)
+        b?.complete(ccb)
     }
 
     private func runHelper(_ name: String, _ body: @escaping @Sendable () -> Void) {

@@ -1,4 +1,5 @@
-// camcontrol: find and query devices (FreeBSD's camcontrol(8): devlist, inquiry, readcap, tur, cmd).
+// camcontrol: find and query devices (FreeBSD's camcontrol(8): devlist, periphlist, devtype,
+// inquiry, readcap, tur, cmd).
 import ArgumentParser
 
 @main
@@ -14,6 +15,9 @@ struct CamControl: ParsableCommand {
 
         Examples:
           camcontrol devlist -v --bus emu:disk:size=1g --bus iscsi://127.0.0.1:3260
+          camcontrol devlist -b
+          camcontrol periphlist pass0
+          camcontrol devtype /dev/sg0
           camcontrol inquiry /dev/sg0
           camcontrol readcap pass0 -h
           camcontrol tur emu:disk -v
@@ -23,6 +27,6 @@ struct CamControl: ParsableCommand {
 
         Exit status: 0 on success, 1 when the device or the transport says no, 64 for bad usage.
         """,
-        subcommands: [DevList.self, Inquiry.self, ReadCap.self, TestUnitReady.self, Command.self]
+        subcommands: [DevList.self, PeriphList.self, DevType.self, Inquiry.self, ReadCap.self, TestUnitReady.self, Command.self]
     )
 }

@@ -67,6 +67,22 @@ final class ISCSISIMTests {
         #expect(peer.contains("Vendor:" + String(decoding: inq.bytes[8..<16], as: UTF8.self).trimmingCharacters()))
     }
 
+    @Test func functionCodesItDoesNotCarryAreRefusedAsNotAvailable() throws {
+        let xpt = XPT(completionThreads: 1)
+        defer { xpt.shutdown() }
+        let bus = xpt.register(try ISCSISIM(specifier: tgt.url(disk, lun: 1)))
+        let found = try xpt.scan(bus)
+        let h = try xpt.open(path: try #require(found.first).path)
+        defer { h.close() }
+        for f in [CCBFunction.ataIO, .nvmeIO, .nvmeAdmin, .smpIO] {
+            let c = CCB()
+            c.function = f
+            try h.execute(c)
+            #expect(c.status == .functionNotAvailable, "\(f): \(c.status)")
+        }
+        #expect(h.pathInquiry.protocol == .scsi)
+    }
+
     /// queue/get with S/G lists at depth 32: every byte comes back.
     @Test func roundTripThroughPassHandles() throws {
         let xpt = XPT(completionThreads: 1)

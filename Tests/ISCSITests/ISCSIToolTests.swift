@@ -125,6 +125,13 @@ final class ISCSIToolTests {
             let tur = try run(camcontrol, ["tur", url])
             #expect(tur.status == 0 && tur.out.contains("Unit is ready"), "\(tur.out) \(tur.stderr)")
 
+            // The pass periph is the only one attached; tgt's disks speak plain SCSI (no ATA
+            // Information VPD page), so devtype says scsi.
+            let periphs = try run(camcontrol, ["periphlist", url])
+            #expect(periphs.out == "pass0:  generation: 1 index: 1 status: LAST\n", "\(periphs.out) \(periphs.stderr)")
+            let type = try run(camcontrol, ["devtype", url])
+            #expect(type.out == "scsi\n", "\(type.out) \(type.stderr)")
+
             // A raw READ CAPACITY(16) through `cmd`: the same two numbers.
             let raw = try run(camcontrol, ["cmd", url, "-c", "9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00", "-i", "32", "-"])
             #expect(raw.status == 0, "\(raw.stderr)")

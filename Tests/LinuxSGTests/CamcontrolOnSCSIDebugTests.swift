@@ -58,6 +58,23 @@ extension OnSCSIDebug {
         }
     }
 
+    @Test func periphlistAndDevtypeAgreeWithSgVpd() throws {
+        for d in devices {
+            let periphs = try Tools.run("camcontrol", ["periphlist", d.devicePath])
+            #expect(periphs.status == 0, "\(periphs.stderr)")
+            let lines = Tools.lines(periphs)
+            #expect(lines.count == 1 && lines[0].hasPrefix("pass") && lines[0].hasSuffix("  generation: 1 index: 1 status: LAST"),
+                    "\(periphs.out)")
+            // satl exactly when the device lists the ATA Information VPD page (89h), as sg_vpd sees it.
+            let pages = try Tools.run("sg_vpd", ["-p", "sp", d.devicePath])
+            #expect(pages.status == 0, "\(pages.stderr)")
+            let expected = pages.out.contains("0x89") ? "satl" : "scsi"
+            let type = try Tools.run("camcontrol", ["devtype", d.devicePath])
+            #expect(type.status == 0, "\(type.stderr)")
+            #expect(type.out == expected + "\n", "\(type.out) vs sg_vpd:\n\(pages.out)")
+        }
+    }
+
     @Test func inquiryAgreesWithSgInq() throws {
         for d in devices {
             let ours = try Tools.run("camcontrol", ["inquiry", d.devicePath])

@@ -94,6 +94,18 @@ extension OnSCSIDebug {
         #expect(device.pathInquiry.hbaVendor == "scsi_debug")
     }
 
+    @Test func functionCodesItDoesNotCarryAreRefusedAsNotAvailable() throws {
+        let h = try xpt.open(unit: device.unit)
+        defer { h.close() }
+        for f in [CCBFunction.ataIO, .nvmeIO, .nvmeAdmin, .smpIO] {
+            let ccb = CCB()
+            ccb.function = f
+            try h.execute(ccb)
+            #expect(ccb.status == .functionNotAvailable, "\(f): \(ccb.status)")
+        }
+        #expect(device.protocol == .scsi)
+    }
+
     @Test func testUnitReadyWithRecoveryGetsPastUnitAttention() throws {
         let h = try xpt.open(unit: device.unit)
         defer { h.close() }

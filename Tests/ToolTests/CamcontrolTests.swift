@@ -26,6 +26,22 @@ struct CamcontrolTests {
         #expect(lines == expected)
     }
 
+    @Test("devlist -b lists the buses only; periphlist and devtype name the periphs and the protocol")
+    func busesPeriphsAndType() throws {
+        let b = try run(["devlist", "-b", "--bus", "emu:disk:size=1m", "--bus", "emu:disk:size=2m"])
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(b.out.split(separator: "\n").map(String.init) == ["scbus0 on emu0 bus 0", "scbus1 on emu0 bus 0"])
+        let p = try run(["periphlist", "emu:disk:size=1m"])
+        #expect(p.status == 0, "\(p.stderr)")
+        #expect(p.out == "pass0:  generation: 1 index: 1 status: LAST\n")
+        let t = try run(["devtype", "emu:disk:size=1m"])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.out == "scsi\n")
+        let missing = try run(["periphlist", "pass7", "--bus", "emu:disk:size=1m"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("pass7: no such device"))
+    }
+
     @Test("CAM_BUSES comes before --bus, and the same configuration numbers the same way every time")
     func stableNumbering() throws {
         let env = ["CAM_BUSES": "emu:disk:size=1m:product=FIRST emu:disk:size=1m:product=SECOND"]
