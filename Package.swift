@@ -54,7 +54,7 @@ let package = Package(
         // tools
         .executableTarget(
             name: "camdd",
-            dependencies: ["CAMDD", "CAMSpecifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CAMDD", "CAMSpecifier"],
             swiftSettings: strict
         ),
         .executableTarget(

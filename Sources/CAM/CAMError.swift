@@ -8,32 +8,38 @@ import Glibc
 /// Only bad requests and system failures are errors; whatever happens on the device comes
 /// back as status in the completed CCB (pass(4): CAMIOQUEUE fails only for a bad request).
 public struct CAMError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What went wrong, stable across releases.
-    public enum Code: String, Sendable {
+    /// What went wrong, stable across releases. A struct, not an enum, so that codes can be
+    /// added without breaking a caller's `switch` (which needs a `default:`); the raw value is
+    /// the code's stable spelling ("data-too-long").
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
         /// The CCB's data is longer than the SIM's `maxio` (pass(4) EINVAL).
-        case dataTooLong = "data-too-long"
+        public static let dataTooLong = Code(rawValue: "data-too-long")
         /// The function code is for the XPT only (XPT_SCAN_BUS, XPT_DEV_MATCH, ...).
-        case xptOnlyFunction = "xpt-only-function"
+        public static let xptOnlyFunction = Code(rawValue: "xpt-only-function")
         /// Empty or inconsistent scatter/gather list, or data with no direction.
-        case badDataDescriptor = "bad-data-descriptor"
+        public static let badDataDescriptor = Code(rawValue: "bad-data-descriptor")
         /// The CDB is missing or malformed.
-        case badCDB = "bad-cdb"
+        public static let badCDB = Code(rawValue: "bad-cdb")
         /// The handle was closed.
-        case handleClosed = "handle-closed"
+        public static let handleClosed = Code(rawValue: "handle-closed")
         /// The device went away (pass(4) ENXIO).
-        case deviceGone = "device-gone"
+        public static let deviceGone = Code(rawValue: "device-gone")
         /// No device answers to that unit, path or specifier.
-        case noSuchDevice = "no-such-device"
+        public static let noSuchDevice = Code(rawValue: "no-such-device")
         /// A CCB that is already queued was queued again.
-        case ccbBusy = "ccb-busy"
+        public static let ccbBusy = Code(rawValue: "ccb-busy")
         /// The request is not valid for other reasons.
-        case invalidRequest = "invalid-request"
+        public static let invalidRequest = Code(rawValue: "invalid-request")
         /// A system call failed.
-        case systemCall = "system-call"
+        public static let systemCall = Code(rawValue: "system-call")
         /// A SIM could not be set up (login failed, device cannot be opened...).
-        case simFailure = "sim-failure"
+        public static let simFailure = Code(rawValue: "sim-failure")
         /// Not supported by this SIM or transport.
-        case unsupported = "unsupported"
+        public static let unsupported = Code(rawValue: "unsupported")
     }
 
     public var code: Code

@@ -5,20 +5,26 @@ import Glibc
 /// The error every CAMDD call throws: a stable code, the errno where there is one, and a
 /// message a person can act on ("Blocksize 1000 for pass0 is not a multiple of sector size 512").
 public struct CAMDDError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What went wrong, stable across releases.
-    public enum Code: String, Sendable {
+    /// What went wrong, stable across releases. A struct, not an enum, so that codes can be
+    /// added without breaking a caller's `switch` (which needs a `default:`); the raw value is
+    /// the code's stable spelling ("bad-argument").
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
         /// An `-i`/`-o` argument list, a size or a number that cannot be used.
-        case badArgument = "bad-argument"
+        public static let badArgument = Code(rawValue: "bad-argument")
         /// A file or device could not be opened.
-        case openFailed = "open-failed"
+        public static let openFailed = Code(rawValue: "open-failed")
         /// Probing a device (READ CAPACITY, device type, sector size) failed.
-        case probeFailed = "probe-failed"
+        public static let probeFailed = Code(rawValue: "probe-failed")
         /// The endpoint cannot do what was asked (offset on a pipe, an unsupported device type).
-        case unsupported = "unsupported"
+        public static let unsupported = Code(rawValue: "unsupported")
         /// A system call failed.
-        case systemCall = "system-call"
+        public static let systemCall = Code(rawValue: "system-call")
         /// A read or write failed during the copy.
-        case ioFailed = "io-failed"
+        public static let ioFailed = Code(rawValue: "io-failed")
     }
 
     public var code: Code

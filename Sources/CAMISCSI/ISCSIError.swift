@@ -3,28 +3,34 @@
 /// Messages never hold a password: URLs in them are masked, and text that comes from libiscsi
 /// passes through `ISCSISecrets.redact` first.
 public struct ISCSIError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What went wrong, stable across releases.
-    public enum Code: String, Sendable {
+    /// What went wrong, stable across releases. A struct, not an enum, so that codes can be
+    /// added without breaking a caller's `switch` (which needs a `default:`); the raw value is
+    /// the code's stable spelling ("bad-url").
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
         /// The URL does not follow `iscsi://[user[%password]@]host[:port]/target-iqn/lun`.
-        case badURL = "bad-url"
+        public static let badURL = Code(rawValue: "bad-url")
         /// No TCP connection to the portal.
-        case connectFailed = "connect-failed"
+        public static let connectFailed = Code(rawValue: "connect-failed")
         /// The target refused the login for want of (right) credentials.
-        case authenticationFailed = "authentication-failed"
+        public static let authenticationFailed = Code(rawValue: "authentication-failed")
         /// The login failed for another reason (no such target, LUN not there...).
-        case loginFailed = "login-failed"
+        public static let loginFailed = Code(rawValue: "login-failed")
         /// SendTargets discovery failed.
-        case discoveryFailed = "discovery-failed"
+        public static let discoveryFailed = Code(rawValue: "discovery-failed")
         /// The request is malformed (CDB longer than 16 bytes, too many segments...).
-        case badRequest = "bad-request"
+        public static let badRequest = Code(rawValue: "bad-request")
         /// Every command slot of the session is in use.
-        case queueFull = "queue-full"
+        public static let queueFull = Code(rawValue: "queue-full")
         /// The session was closed.
-        case closed = "closed"
+        public static let closed = Code(rawValue: "closed")
         /// A system call failed.
-        case systemCall = "system-call"
+        public static let systemCall = Code(rawValue: "system-call")
         /// libiscsi could not set up a context.
-        case libraryFailure = "library-failure"
+        public static let libraryFailure = Code(rawValue: "library-failure")
     }
 
     public var code: Code

@@ -8,20 +8,26 @@ import Glibc
 /// The raw sg layer throws it for system call failures; what happens on the device comes back
 /// as status in an `SGCompletion`, never as an error.
 public struct LinuxSGError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What went wrong, stable across releases.
-    public enum Code: String, Sendable {
+    /// What went wrong, stable across releases. A struct, not an enum, so that codes can be
+    /// added without breaking a caller's `switch` (which needs a `default:`); the raw value is
+    /// the code's stable spelling ("permission-denied").
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
         /// The caller may not open the device (EACCES, EPERM).
-        case permissionDenied = "permission-denied"
+        public static let permissionDenied = Code(rawValue: "permission-denied")
         /// No such device, or it went away (ENOENT, ENXIO, ENODEV, POLLHUP).
-        case deviceGone = "device-gone"
+        public static let deviceGone = Code(rawValue: "device-gone")
         /// The descriptor has `SGDescriptor.maxOutstanding` commands not yet read (EDOM).
-        case queueFull = "queue-full"
+        public static let queueFull = Code(rawValue: "queue-full")
         /// The driver refused the request as malformed (EINVAL, EFAULT, ENOMSG, EMSGSIZE).
-        case invalidRequest = "invalid-request"
+        public static let invalidRequest = Code(rawValue: "invalid-request")
         /// The path is not an sg device, or sysfs does not describe it.
-        case notSGDevice = "not-sg-device"
+        public static let notSGDevice = Code(rawValue: "not-sg-device")
         /// Any other system call failure.
-        case systemCall = "system-call"
+        public static let systemCall = Code(rawValue: "system-call")
     }
 
     public var code: Code

@@ -64,7 +64,7 @@ public enum SGStatusMapping {
         case .deviceGone: return .deviceNotThere
         case .queueFull: return .requeueRequest
         case .invalidRequest, .permissionDenied, .notSGDevice: return .requestInvalid
-        case .systemCall: return .completedWithError
+        default: return .completedWithError  // .systemCall, and codes added later
         }
     }
 }
@@ -77,7 +77,7 @@ extension CAMError {
         case .permissionDenied: code = .simFailure
         case .deviceGone, .notSGDevice: code = .noSuchDevice
         case .queueFull, .invalidRequest: code = .invalidRequest
-        case .systemCall: code = .systemCall
+        default: code = .systemCall  // .systemCall, and codes added later
         }
         self.init(code, e.message, errno: e.errno)
     }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 import CAMDD
 
 // Signals first, before any thread exists: SIGINT, SIGTERM and SIGUSR1 are blocked here and
@@ -9,16 +8,19 @@ import CAMDD
 // signalfd by the copy's controlling loop.
 let copySignals = try? CopySignals()
 
-// The common command line skips ArgumentParser's set-up (see Invocation.quickParse).
-if let invocation = Invocation.quickParse(Array(CommandLine.arguments.dropFirst())) {
-    do {
-        try invocation.run()
-        exit(0)
-    } catch let e as ExitCode {
-        exit(e.rawValue)
-    } catch {
-        warn("\(error)")
-        exit(1)
+// One parser for every command line (Options.swift says why it is not ArgumentParser).
+do {
+    switch try CamddCommand(parsing: Array(CommandLine.arguments.dropFirst())) {
+    case .copy(let invocation):
+        exit(invocation.run())
+    case .help:
+        writeAll(1, Help.text)
+    case .memcpyBench:
+        MemcpyBench.run()
     }
+    exit(0)
+} catch {
+    // As camdd(8): the problem, then the usage; EX_USAGE.
+    writeStandardError("camdd: \(error)\n" + Help.usage + "See 'camdd --help' for more information.\n")
+    exit(64)
 }
-Camdd.main()

@@ -229,6 +229,102 @@ struct CamddToolTests {
         #expect(try dir.read("out") == original)
     }
 
+    @Test("a bad -C, -m or -t value: one message naming the option, the usage, exit 64, nothing written", arguments: [
+        (["-C", "x"], "invalid retry count x (-C takes a whole number of retries, 0 or more)"),
+        (["-C", "-1"], "invalid retry count -1 (-C takes a whole number of retries, 0 or more)"),
+        (["-C=-1"], "invalid retry count -1 (-C takes"),
+        (["-C", ""], "invalid retry count  (-C takes"),
+        (["-m", "12q"], "invalid maximum I/O amount 12q (-m takes bytes, or a number with a k, m, g or t suffix)"),
+        (["-m", "k"], "invalid maximum I/O amount k (-m takes"),
+        (["-m", "-5"], "invalid maximum I/O amount -5 (-m takes"),
+        (["-t", "soon"], "invalid timeout soon (-t takes seconds, 1 to 4000000, or 0 for the default of 60)"),
+        (["-t", "-1"], "invalid timeout -1 (-t takes"),
+        (["-t", "4000001"], "invalid timeout 4000001 (-t takes"),
+    ])
+    func badCommandValues(extra: [String], expected: String) throws {
+        let dir = try TemporaryDirectory()
+        let src = try dir.write("src", Support.data(4096))
+        let original = Support.data(10_000, seed: 98)
+        let out = try dir.write("out", original)
+        // The same check whatever else the command line holds (once, two parsers read these
+        // differently: camdd(8)'s plain options and the long ones).
+        for more in [[], ["--json"], ["--bus", "emu:disk:size=1m"]] {
+            let r = try Support.run(["-i", "file=\(src)", "-o", "file=\(out)"] + extra + more)
+            #expect(r.status == 64, "\(extra + more): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.first?.hasPrefix("camdd: " + expected) == true, "\(extra + more): \(r.stderr)")
+            #expect(lines.filter { $0.hasPrefix("camdd: ") }.count == 1, "one message: \(r.stderr)")
+            #expect(lines.count > 1 && lines[1].hasPrefix("usage: camdd -i "), "\(r.stderr)")
+            #expect(!r.stderr.contains("bytes read"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+            #expect(try dir.read("out") == original)
+        }
+    }
+
+    @Test("good -C, -m and -t values at their limits are taken", arguments: [
+        ["-C", "0"], ["-C", "7", "-E"], ["-m", "0x1000"], ["-m", "4K"], ["-t", "0"], ["-t", "4000000"],
+    ])
+    func goodCommandValues(extra: [String]) throws {
+        let dir = try TemporaryDirectory()
+        let src = try dir.write("src", Support.data(8192))
+        let r = try Support.run(["-i", "file=\(src)", "-o", "file=\(dir.file("dst"))"] + extra)
+        #expect(r.status == 0, "\(extra): \(r.stderr)")
+        #expect(r.bytes("written to") == (extra.first == "-m" ? 4096 : 8192))
+    }
+
+    @Test("getopt's spellings and ArgumentParser's are read alike", arguments: [
+        ["-i", "file=SRC", "-o", "file=DST", "-m", "4k", "-E", "-v"],
+        ["-ifile=SRC", "-ofile=DST", "-m4k", "-Ev"],
+        ["-i=file=SRC", "-o=file=DST", "-m=4k", "-vE"],
+        ["-Evi", "file=SRC", "-o", "file=DST", "-m", "4k"],
+        ["-i", "file=OTHER", "-o", "file=DST", "-i", "file=SRC", "-m", "1m", "-m", "4k", "--"],
+        ["--bus=emu:disk:size=1m", "-i", "file=SRC", "--bus", "emu:disk:size=1m", "-o", "file=DST", "-m", "4k"],
+    ])
+    func spellings(arguments: [String]) throws {
+        let dir = try TemporaryDirectory()
+        let data = Support.data(10_000, seed: 4)
+        let src = try dir.write("src", data)
+        let other = try dir.write("other", Support.data(10_000, seed: 5))
+        let args = arguments.map {
+            $0.replacingOccurrences(of: "SRC", with: src).replacingOccurrences(of: "OTHER", with: other)
+                .replacingOccurrences(of: "DST", with: dir.file("dst"))
+        }
+        let r = try Support.run(args)
+        #expect(r.status == 0, "\(args): \(r.stderr)")
+        #expect(try dir.read("dst") == data.prefix(4096))
+    }
+
+    @Test("command lines that are not camdd's: one message, the usage, exit 64", arguments: [
+        (["-i", "file=SRC", "-o", "file=OUT", "-Q"], "camdd: unknown option -Q"),
+        (["-i", "file=SRC", "-o", "file=OUT", "-vQ"], "camdd: unknown option -Q"),
+        (["-i", "file=SRC", "-o", "file=OUT", "--fast"], "camdd: unknown option --fast"),
+        (["-i", "file=SRC", "-o", "file=OUT", "-t"], "camdd: option -t <timeout> needs a value"),
+        (["-i", "file=SRC", "-o", "file=OUT", "--bus"], "camdd: option --bus <spec> needs a value"),
+        (["-i", "file=SRC", "-o", "file=OUT", "--json=yes"], "camdd: option --json takes no value"),
+        (["-i", "file=SRC", "-o", "file=OUT", "-E=1"], "camdd: option -E takes no value"),
+        (["-i", "file=SRC", "-o", "file=OUT", "OUT"], "camdd: unexpected argument 'OUT'"),
+        (["-i", "file=SRC", "-o", "file=OUT", "--", "-v"], "camdd: unexpected argument '-v'"),
+        (["-i", "file=SRC,bs=0", "-o", "file=OUT"], "camdd: -i file=SRC,bs=0: "),
+        (["-i", "file=SRC", "-o", "file=OUT,colour=blue"], "camdd: -o file=OUT,colour=blue: Unrecognized parameter"),
+        (["-i", "file=SRC", "-o", "file=-", "--json"], "camdd: --json writes to standard output"),
+        (["-o", "file=OUT", "-v"], "camdd: Must specify both -i and -o"),
+    ])
+    func usageErrors(arguments: [String], expected: String) throws {
+        let dir = try TemporaryDirectory()
+        let src = try dir.write("src", Support.data(4096))
+        let original = Support.data(10_000, seed: 97)
+        let out = try dir.write("out", original)
+        let sub = { (s: String) in s.replacingOccurrences(of: "SRC", with: src).replacingOccurrences(of: "OUT", with: out) }
+        let r = try Support.run(arguments.map(sub))
+        #expect(r.status == 64, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix(sub(expected)) == true, "\(r.stderr)")
+        #expect(lines.count > 1 && lines[1].hasPrefix("usage: camdd -i "), "\(r.stderr)")
+        #expect(r.stderr.contains("See 'camdd --help'"))
+        #expect(r.stdout.isEmpty)
+        #expect(try dir.read("out") == original)
+    }
+
     @Test("SIGUSR1 prints statistics and goes on; SIGINT stops, prints them and exits non-zero")
     func signals() throws {
         let p = Process()
@@ -275,6 +371,23 @@ struct CamddToolTests {
         #expect(r.status == 0)
         #expect(r.out.contains("EXAMPLES"))
         #expect(r.out.contains("-i pass=") || r.out.contains("camdd -i"))
+    }
+
+    @Test("-h, --help and -help print every visible option on stdout, wherever they stand", arguments: [
+        ["-h"], ["--help"], ["-help"], ["-i", "file=/nonexistent", "-h"], ["-vh"], ["-C", "x", "--help"],
+    ])
+    func helpSpellings(arguments: [String]) throws {
+        let r = try Support.run(arguments)
+        #expect(r.status == 0, "\(arguments): \(r.stderr)")
+        #expect(r.stderr.isEmpty)
+        let text = r.out
+        #expect(text.hasPrefix("OVERVIEW: CAM data transfer utility"))
+        for option in ["-i <args>", "-o <args>", "--bus <spec>", "-C <retry_count>", "-E ", "-m <max_io>",
+                       "-t <timeout>", "-v ", "--progress", "--json", "-h, --help"] {
+            #expect(text.contains("\n  " + option), "\(option)")
+        }
+        #expect(!text.contains("memcpy") && !text.contains("prefill"), "hidden options stay hidden")
+        #expect(text.split(separator: "\n").allSatisfy { $0.count <= 80 }, "80 columns")
     }
 }
 

@@ -56,3 +56,19 @@ struct OptionsTests {
         }
     }
 }
+
+@Suite("CAMDDError codes")
+struct CAMDDErrorCodeTests {
+    @Test("each code keeps its spelling, and a spelling gives back its code")
+    func spellings() {
+        let codes: [(CAMDDError.Code, String)] = [
+            (.badArgument, "bad-argument"), (.openFailed, "open-failed"), (.probeFailed, "probe-failed"),
+            (.unsupported, "unsupported"), (.systemCall, "system-call"), (.ioFailed, "io-failed"),
+        ]
+        for (code, text) in codes {
+            #expect(code.rawValue == text)
+            #expect(CAMDDError.Code(rawValue: text) == code)
+        }
+        #expect(Set(codes.map(\.0)).count == codes.count)
+    }
+}

@@ -95,3 +95,21 @@ import Testing
         #expect(ISCSISecrets.redact("bad password hunter2!") == "bad password ***!")
     }
 }
+
+@Suite("ISCSIError codes")
+struct ISCSIErrorCodeTests {
+    @Test("each code keeps its spelling, and a spelling gives back its code")
+    func spellings() {
+        let codes: [(ISCSIError.Code, String)] = [
+            (.badURL, "bad-url"), (.connectFailed, "connect-failed"), (.authenticationFailed, "authentication-failed"),
+            (.loginFailed, "login-failed"), (.discoveryFailed, "discovery-failed"), (.badRequest, "bad-request"),
+            (.queueFull, "queue-full"), (.closed, "closed"), (.systemCall, "system-call"),
+            (.libraryFailure, "library-failure"),
+        ]
+        for (code, text) in codes {
+            #expect(code.rawValue == text)
+            #expect(ISCSIError.Code(rawValue: text) == code)
+        }
+        #expect(Set(codes.map(\.0)).count == codes.count)
+    }
+}

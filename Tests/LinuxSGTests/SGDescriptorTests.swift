@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CAMLinuxSG
+@testable import CAMLinuxSG
 import CCAMLinuxSG
 import SCSI
 import Testing
@@ -445,4 +445,28 @@ extension OnSCSIDebug {
         #expect(try fresh.scsiID().target == info.target)
     }
 }
+}
+
+@Suite("LinuxSGError codes")
+struct LinuxSGErrorCodeTests {
+    @Test("each code keeps its spelling, and a spelling gives back its code")
+    func spellings() {
+        let codes: [(LinuxSGError.Code, String)] = [
+            (.permissionDenied, "permission-denied"), (.deviceGone, "device-gone"), (.queueFull, "queue-full"),
+            (.invalidRequest, "invalid-request"), (.notSGDevice, "not-sg-device"), (.systemCall, "system-call"),
+        ]
+        for (code, text) in codes {
+            #expect(code.rawValue == text)
+            #expect(LinuxSGError.Code(rawValue: text) == code)
+        }
+        #expect(Set(codes.map(\.0)).count == codes.count)
+    }
+
+    @Test("a code added later maps to a CAM system-call error and a completed-with-error status")
+    func laterCode() {
+        let e = LinuxSGError(LinuxSGError.Code(rawValue: "added-later"), "write on /dev/sg9: something new", errno: 5)
+        #expect(CAMError(e).code == .systemCall)
+        #expect(CAMError(e).errno == 5)
+        #expect(SGStatusMapping.camStatus(startError: e) == .completedWithError)
+    }
 }
