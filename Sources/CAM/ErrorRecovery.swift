@@ -82,7 +82,7 @@ enum ErrorRecovery {
     private static func statusAction(_ ccb: CCB) -> RecoveryAction {
         switch ccb.status {
         case .requestComplete, .deviceNotThere, .selectionTimeout, .noHBA, .requestAborted,
-             .requestInvalid, .pathInvalid, .requestTooBig, .functionNotAvailable, .luInvalid, .tidInvalid:
+             .requestInvalid, .pathInvalid, .requestTooBig, .functionNotAvailable, .lunInvalid, .targetIDInvalid:
             return .none
         case .scsiStatusError:
             return scsiStatusAction(ccb)
