@@ -86,8 +86,8 @@ final class ISCSISIMTests {
                 sg.append(base, length: 4096)
                 sg.append(base + 4096, length: 12288)
                 sg.append(base + 16384, length: size - 16384)
-                let c = CCB(cdb: write ? .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!
-                                       : .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
+                let c = CCB(cdb: write ? .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)
+                                       : .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16),
                             data: .scatterGather(sg), direction: write ? .out : .in, cookie: UInt64(k))
                 ccbs.append(c)
                 try h.queue(c)
@@ -134,7 +134,7 @@ final class ISCSISIMTests {
         // WRITE(6), variable block length, 512 bytes.
         let tapeWrite = ccb(try #require(CDB([0x0A, 0x00, 0x00, 0x02, 0x00, 0x00])), block, .out)
         let tapeTUR = ccb(.testUnitReady())
-        let diskWrite = ccb(try #require(CDB.write(lba: 0, blocks: 1, minimumSize: 10)), block, .out)
+        let diskWrite = ccb(CDB.write(lba: 0, blocks: 1, minimumSize: 10), block, .out)
         try tgt.pause()
         try t.queue(tapeWrite)
         try t.queue(tapeTUR)
@@ -186,7 +186,7 @@ final class ISCSISIMTests {
         try h.execute(ccb(.testUnitReady()))
         try tgt.deleteLUN(disk, lun: 2)
         let buf = Buffer(4096)
-        let c = CCB(cdb: .read(lba: 0, blocks: 8, minimumSize: 16)!, data: .buffer(buf.raw), direction: .in)
+        let c = CCB(cdb: .read(lba: 0, blocks: 8, minimumSize: 16), data: .buffer(buf.raw), direction: .in)
         try h.execute(c)
         #expect(c.status == .scsiStatusError)
         #expect(c.senseData?.asc == 0x25)
@@ -205,8 +205,8 @@ final class ISCSISIMTests {
             sg.append(base, length: 4096)
             sg.append(base + 4096, length: size - 4096)
             let at = lba + UInt64(k * blocks)
-            let c = CCB(cdb: write ? .write(lba: at, blocks: UInt32(blocks), minimumSize: 16)!
-                                   : .read(lba: at, blocks: UInt32(blocks), minimumSize: 16)!,
+            let c = CCB(cdb: write ? .write(lba: at, blocks: UInt32(blocks), minimumSize: 16)
+                                   : .read(lba: at, blocks: UInt32(blocks), minimumSize: 16),
                         data: .scatterGather(sg), direction: write ? .out : .in, timeoutMilliseconds: 10_000,
                         cookie: UInt64(k))
             try h.queue(c)
@@ -269,7 +269,7 @@ final class ISCSISIMTests {
 
         // `execute` on a polling handle harvests while it waits.
         let one = Buffer(size)
-        try h.execute(ccb(.read(lba: 0, blocks: UInt32(size / 512), minimumSize: 16)!, one, .in))
+        try h.execute(ccb(.read(lba: 0, blocks: UInt32(size / 512), minimumSize: 16), one, .in))
         #expect(memcmp(one.raw.baseAddress!, src.raw.baseAddress!, size) == 0)
 
         // Polling off: the service thread completes again.

@@ -491,7 +491,7 @@ final class ISCSIToolTests {
         #expect(deleted, "tgtadm never let the LUN go")
         let r = try #require(try job.wait(seconds: 40), "camdd hung after the LUN went away")
         #expect(r.status != 0 && r.status != -9, "status \(r.status): \(r.stderr)")
-        #expect(r.stderr.lowercased().contains("not there") || r.stderr.lowercased().contains("lost")
+        #expect(r.stderr.lowercased().contains("not present") || r.stderr.lowercased().contains("lost")
                 || r.stderr.lowercased().contains("not supported"), "\(r.stderr)")
     }
 }
