@@ -38,7 +38,7 @@ final class ISCSISIMTests {
         // tgt shows its controller as LUN 0 of every target.
         #expect(found.map(\.path.description) == ["0:0:0", "0:0:1", "0:0:2", "0:1:0", "0:1:1"])
         let lun1 = try #require(found.first { $0.path == CAMPath(bus: bus.number, target: 0, lun: 1) })
-        #expect(lun1.peripheralType == 0)
+        #expect(lun1.peripheralType == .directAccess)
         #expect(lun1.deviceName == "iscsi://127.0.0.1:\(tgt.port)/\(disk)/1")
         #expect(found.first { $0.path.target == 1 }?.deviceName.contains(other) == true)
         // The same numbers on a rescan.
@@ -121,7 +121,7 @@ final class ISCSISIMTests {
         let tapeBus = xpt.register(try ISCSISIM(specifier: tgt.url(tape, lun: 1), options: o))
         let diskBus = xpt.register(try ISCSISIM(specifier: tgt.url(disk, lun: 2), options: o))
         let tapeInfo = try #require(try xpt.scan(tapeBus).first)
-        #expect(tapeInfo.peripheralType == 1, "tgt's ssc LUN is a sequential-access device")
+        #expect(tapeInfo.peripheralType == .sequentialAccess, "tgt's ssc LUN is a sequential-access device")
         let t = try xpt.open(path: tapeInfo.path)
         defer { t.close() }
         let d = try xpt.open(path: try #require(try xpt.scan(diskBus).first).path)
