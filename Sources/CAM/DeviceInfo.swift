@@ -1,3 +1,5 @@
+import SCSI
+
 /// What the XPT knows about one device (a LUN): XPT_GDEV_TYPE's answer.
 public struct CAMDeviceInfo: Sendable, Equatable {
     /// The pass unit number (`pass3` is unit 3).
@@ -6,12 +8,15 @@ public struct CAMDeviceInfo: Sendable, Equatable {
     public var path: CAMPath
     /// The standard INQUIRY data as the device returned it (SCSI devices).
     public var inquiry: [UInt8]
-    /// Peripheral device type (INQUIRY byte 0, bits 0-4): 0 disk, 1 tape, 5 CD/DVD...
-    public var peripheralType: UInt8 { inquiry.first.map { $0 & 0x1F } ?? 0x1F }
+    /// The standard INQUIRY data decoded (nil when the device returned none).
+    public var standardInquiry: StandardInquiry? { StandardInquiry(inquiry) }
+    /// Peripheral device type: direct access, sequential access, CD-ROM...; unknown without
+    /// INQUIRY data.
+    public var peripheralType: PeripheralDeviceType { standardInquiry?.peripheralDeviceType ?? .unknown }
     /// T10 vendor, product and revision, trimmed.
-    public var vendor: String { Self.ascii(inquiry, 8, 16) }
-    public var product: String { Self.ascii(inquiry, 16, 32) }
-    public var revision: String { Self.ascii(inquiry, 32, 36) }
+    public var vendor: String { standardInquiry?.vendor ?? "" }
+    public var product: String { standardInquiry?.product ?? "" }
+    public var revision: String { standardInquiry?.revision ?? "" }
     /// The SIM's name for the device ("/dev/sg2", a masked iSCSI URL, "emu:disk").
     public var deviceName: String
     /// The bus's path inquiry.
@@ -32,21 +37,6 @@ public struct CAMDeviceInfo: Sendable, Equatable {
 
     /// "pass3".
     public var passName: String { "pass\(unit)" }
-
-    static func ascii(_ b: [UInt8], _ from: Int, _ to: Int) -> String {
-        guard b.count > from else { return "" }
-        let bytes = b[from..<min(to, b.count)].map { ($0 >= 0x20 && $0 < 0x7F) ? $0 : 0x20 }
-        return String(decoding: bytes, as: UTF8.self).trimmingSpaces()
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
 }
 
 /// Counts device records alive, so tests can see a record freed once its commands drain.

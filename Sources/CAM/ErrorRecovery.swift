@@ -51,7 +51,7 @@ enum ErrorRecovery {
     /// move it to an absolute place.
     static func movesTheMedium(_ ccb: CCB) -> Bool {
         guard ccb.cdb.count > 0, let record = ccb.device,
-              record.inquiry.first.map({ $0 & 0x1F }) == 0x01 else { return false }
+              StandardInquiry(record.inquiry)?.peripheralDeviceType == .sequentialAccess else { return false }
         return !positionNeutralOnTape.contains(ccb.cdb.opcode)
     }
 
@@ -82,7 +82,7 @@ enum ErrorRecovery {
     private static func statusAction(_ ccb: CCB) -> RecoveryAction {
         switch ccb.status {
         case .requestComplete, .deviceNotThere, .selectionTimeout, .noHBA, .requestAborted,
-             .requestInvalid, .pathInvalid, .requestTooBig, .functionNotAvailable, .luInvalid, .tidInvalid:
+             .requestInvalid, .pathInvalid, .requestTooBig, .functionNotAvailable, .lunInvalid, .targetIDInvalid:
             return .none
         case .scsiStatusError:
             return scsiStatusAction(ccb)

@@ -125,12 +125,8 @@ public final class Endpoint: @unchecked Sendable {
     private static func probePass(_ handle: PassHandle, options: EndpointOptions, role: EndpointRole,
                                   settings: IOSettings) throws(CAMDDError) -> Endpoint {
         let name = handle.name
-        if let type = handle.deviceInfo?.peripheralType {
-            // SBC direct access, WORM, CD/DVD, optical, RBC, host-managed zoned: the types that
-            // answer READ CAPACITY and READ/WRITE by LBA.
-            guard [0x00, 0x04, 0x05, 0x07, 0x0E, 0x14].contains(type) else {
-                throw CAMDDError(.unsupported, "Unsupported SCSI device type \(type) on \(name): camdd copies to and from disk-like devices only")
-            }
+        if let type = handle.deviceInfo?.peripheralType, !type.isBlockAddressed {
+            throw CAMDDError(.unsupported, "Unsupported SCSI device type \(type.rawValue) (\(type.name)) on \(name): camdd copies to and from disk-like devices only")
         }
         let (lastLBA, blockLength) = try readCapacity(handle, settings: settings)
         guard blockLength > 0 else {
@@ -186,20 +182,16 @@ public final class Endpoint: @unchecked Sendable {
             }
         }
         try run(CDB.readCapacity10(), length: 8)
-        let b = UnsafeRawBufferPointer(buffer)
-        var last = UInt64(be32(b, 0))
-        var length = be32(b, 4)
-        if last == 0xFFFF_FFFF {
-            buffer.initializeMemory(as: UInt8.self, repeating: 0)
-            try run(CDB.readCapacity16(), length: 32)
-            last = (UInt64(be32(b, 0)) << 32) | UInt64(be32(b, 4))
-            length = be32(b, 8)
+        guard let cap10 = ReadCapacity10(UnsafeRawBufferPointer(rebasing: buffer[0..<8])) else {
+            throw CAMDDError(.probeFailed, "Unable to probe device \(handle.name): short READ CAPACITY(10) data")
         }
-        return (last, length)
-    }
-
-    private static func be32(_ b: UnsafeRawBufferPointer, _ i: Int) -> UInt32 {
-        (UInt32(b[i]) << 24) | (UInt32(b[i + 1]) << 16) | (UInt32(b[i + 2]) << 8) | UInt32(b[i + 3])
+        guard cap10.needsReadCapacity16 else { return (UInt64(cap10.lastLBA), cap10.blockLength) }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        try run(CDB.readCapacity16(), length: 32)
+        guard let cap16 = ReadCapacity16(UnsafeRawBufferPointer(buffer)) else {
+            throw CAMDDError(.probeFailed, "Unable to probe device \(handle.name): short READ CAPACITY(16) data")
+        }
+        return (cap16.lastLBA, cap16.blockLength)
     }
 
     // MARK: file

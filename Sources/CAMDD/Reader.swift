@@ -197,7 +197,7 @@ final class Reader: @unchecked Sendable {
             let readBytes = (want + sector - 1) / sector * sector
             let lba = (endpoint.offset + pos) / UInt64(sector)
             let cdb = CDB.readWrite(isWrite: false, lba: lba, blocks: UInt32(readBytes / sector),
-                                    minimumSize: endpoint.options.minimumCommandSize) ?? CDB()
+                                    minimumSize: endpoint.options.minimumCommandSize)
             ccb.setSCSI(cdb: cdb, data: .buffer(UnsafeMutableRawBufferPointer(rebasing: block.storage[0..<readBytes])),
                         direction: .in, timeoutMilliseconds: settings.timeoutMilliseconds)
             if settings.errorRecovery {

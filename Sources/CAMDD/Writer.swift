@@ -247,10 +247,8 @@ final class Writer: @unchecked Sendable {
         let sector = endpoint.sectorSize
         let total = req.length + req.padding
         let lba = (endpoint.offset + req.position) / UInt64(sector)
-        // mcs= is validated to 6...16, so there is always a CDB; an empty one would be refused
-        // by queue() rather than sent.
         let cdb = CDB.readWrite(isWrite: true, lba: lba, blocks: UInt32(total / sector),
-                                minimumSize: endpoint.options.minimumCommandSize) ?? CDB()
+                                minimumSize: endpoint.options.minimumCommandSize)
         let data: CCBData = req.sg.count == 1
             ? .buffer(UnsafeMutableRawBufferPointer(start: req.sg.segments[0].iov_base, count: req.sg.segments[0].iov_len))
             : .scatterGather(req.sg)

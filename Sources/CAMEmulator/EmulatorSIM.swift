@@ -121,7 +121,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     public func start(_ ccb: CCB, at path: CAMPath) {
         guard path.target >= 0 && path.target < slots.count else {
             guard let bus = configuration.withLock({ attachedBus }) else { return }
-            ccb.complete(status: .tidInvalid, residual: ccb.data.length)
+            ccb.complete(status: .targetIDInvalid, residual: ccb.data.length)
             bus.complete(ccb)
             return
         }

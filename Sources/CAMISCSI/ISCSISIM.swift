@@ -256,7 +256,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
                 // LOGICAL UNIT NOT SUPPORTED: the LUN was deleted on the target.
                 if c.sense.count > 13 {
                     let sense = SenseData(c.sense)
-                    lost = sense.senseKey == .illegalRequest && sense.asc == 0x25 && sense.ascq == 0x00
+                    lost = sense.senseKey == .illegalRequest && sense.additionalSenseCode == .logicalUnitNotSupported
                 }
             }
         case .timedOut:

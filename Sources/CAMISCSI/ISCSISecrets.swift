@@ -36,7 +36,7 @@ public enum ISCSISecrets {
         if let c = url.targetChap { unregister(c.password) }
     }
 
-    /// `text` with every known secret replaced by `***`.
+    /// `text` with every known secret replaced by `ISCSIURL.passwordMask`.
     public static func redact(_ text: String) -> String {
         let known = secrets.withLock { Array($0.keys) }
         var out = text
@@ -66,7 +66,7 @@ public enum ISCSISecrets {
 
 extension String {
     fileprivate func masking(_ target: String) -> String {
-        let replacement = "***"
+        let replacement = ISCSIURL.passwordMask
         guard !target.isEmpty else { return self }
         var result = ""
         var rest = Substring(self)

@@ -15,9 +15,9 @@ public struct ISCSICredentials: Sendable, Equatable, CustomStringConvertible, Cu
         self.password = password
     }
 
-    public var description: String { "\(user)%***" }
+    public var description: String { "\(user)%\(ISCSIURL.passwordMask)" }
     public var debugDescription: String { description }
-    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "***"]) }
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": ISCSIURL.passwordMask]) }
 }
 
 /// libiscsi's iSCSI URL, `iscsi://[user[%password]@]host[:port]/target-iqn/lun`, or a portal
@@ -266,8 +266,14 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         }
     }
 
-    /// A URL as typed, with whatever stands between `%`/`:` and `@` in the user part, and any
-    /// `target_password=` value, replaced by `***`. For messages about URLs that did not parse.
+    /// What every password shows as wherever SwiftCAM prints one: `iscsi://user%***@host/...`
+    /// (the form the README documents), `target_password=***`, and libiscsi's messages.
+    public static let passwordMask = "***"
+
+    /// The one masker for text that may hold an iSCSI URL (every tool and message uses it): a
+    /// URL as typed, parsed or not, with whatever stands between `%`/`:` and `@` in the user
+    /// part, and any `target_password=` value, replaced by `passwordMask`. Text without a
+    /// user part (`pass3`, `/dev/sg2`, `emu:disk`) comes back unchanged.
     public static func maskedForMessage(_ text: String) -> String {
         var s = Substring(text)
         var prefix = ""
@@ -280,7 +286,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
             query = s[q...].split(separator: "&", omittingEmptySubsequences: false).map { part -> String in
                 let p = part.hasPrefix("?") ? part.dropFirst() : part
                 let lead = part.hasPrefix("?") ? "?" : ""
-                if p.hasPrefix("target_password=") { return lead + "target_password=***" }
+                if p.hasPrefix("target_password=") { return lead + "target_password=" + passwordMask }
                 return String(part)
             }.joined(separator: "&")
             s = s[..<q]
@@ -288,7 +294,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         if let at = s.firstIndex(of: "@") {
             let userPart = s[..<at]
             if let sep = userPart.firstIndex(of: "%") ?? userPart.firstIndex(of: ":") {
-                let masked = String(userPart[...sep]) + "***"
+                let masked = String(userPart[...sep]) + passwordMask
                 return prefix + masked + String(s[at...]) + query
             }
         }
@@ -298,11 +304,11 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
     /// The masked URL: `iscsi://alice%***@host:3260/iqn.2024-01.example:disk/1`.
     public var description: String {
         var s = "iscsi://"
-        if let chap { s += "\(chap.user)%***@" }
+        if let chap { s += "\(chap)@" }
         s += portal
         if let target, let lun { s += "/\(target)/\(lun)" }
         var args: [String] = []
-        if let targetChap { args.append("target_user=\(targetChap.user)&target_password=***") }
+        if let targetChap { args.append("target_user=\(targetChap.user)&target_password=\(Self.passwordMask)") }
         if headerDigest != .negotiate { args.append("header_digest=\(headerDigest.rawValue)") }
         if let w = reconnectWindowSeconds { args.append("reconnect_window=\(w)") }
         if !args.isEmpty { s += "?" + args.joined(separator: "&") }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCAMLinuxSG
+import SCSI
 
 /// An open `/dev/sgN`: the sg driver's asynchronous v3 interface, the Linux counterpart of
 /// pass(4)'s CAMIOQUEUE (`start`, a write(2) of an `sg_io_hdr`) and CAMIOGET (`collect`, a
@@ -194,8 +195,8 @@ public struct SGSCSIID: Sendable, Equatable {
     public var channel: Int
     public var target: Int
     public var lun: Int
-    /// SCSI peripheral device type (0 disk, 1 tape, 5 CD/DVD...).
-    public var type: Int
+    /// SCSI peripheral device type (direct access, sequential access, CD-ROM...).
+    public var type: PeripheralDeviceType
     /// The host's commands per LUN and the device's queue depth.
     public var hostCommandsPerLUN: Int
     public var queueDepth: Int
@@ -205,7 +206,7 @@ public struct SGSCSIID: Sendable, Equatable {
         channel = Int(id.channel)
         target = Int(id.scsi_id)
         lun = Int(id.lun)
-        type = Int(id.scsi_type)
+        type = PeripheralDeviceType(rawValue: UInt8(truncatingIfNeeded: id.scsi_type))
         hostCommandsPerLUN = Int(id.h_cmd_per_lun)
         queueDepth = Int(id.d_queue_depth)
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SCSI
 
 /// One SCSI generic device as sysfs describes it (`/sys/class/scsi_generic/sgN`).
 public struct SGDeviceInfo: Sendable, Equatable, CustomStringConvertible {
@@ -16,7 +17,7 @@ public struct SGDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     public var target: Int
     public var lun: UInt64
     /// SCSI peripheral device type from sysfs (`device/type`: 0 disk, 5 CD/DVD...).
-    public var type: Int
+    public var type: PeripheralDeviceType
     /// T10 vendor, model and revision as the kernel read them from INQUIRY, trimmed.
     public var vendor: String
     public var model: String
@@ -66,7 +67,7 @@ public enum SGDiscovery {
         let dev = base + "/device/"
         return SGDeviceInfo(
             name: name, index: index, host: h, channel: c, target: t, lun: l,
-            type: readFile(dev + "type").flatMap { Int($0) } ?? 0x1F,
+            type: readFile(dev + "type").flatMap { UInt8($0) }.map(PeripheralDeviceType.init(rawValue:)) ?? .unknown,
             vendor: readFile(dev + "vendor") ?? "",
             model: readFile(dev + "model") ?? "",
             revision: readFile(dev + "rev") ?? "",

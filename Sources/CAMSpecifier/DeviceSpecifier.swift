@@ -1,4 +1,5 @@
 import CAM
+import CAMISCSI
 
 /// A device as a person names it on the command line (DESIGN.md, "Device specifiers").
 ///
@@ -85,20 +86,10 @@ public enum DeviceSpecifier: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .emulated(let o): return o.isEmpty ? "emu:disk" : "emu:disk:\(o)"
         case .sg(let p): return p
-        case .iscsi(let u): return DeviceSpecifier.maskPassword(u)
+        case .iscsi(let u): return ISCSIURL.maskedForMessage(u)
         case .unit(let n): return "pass\(n)"
         case .path(let p): return p.description
         }
-    }
-
-    /// `iscsi://user%secret@host/...` → `iscsi://user%****@host/...`.
-    public static func maskPassword(_ url: String) -> String {
-        guard url.hasPrefix("iscsi://") else { return url }
-        let rest = url.dropFirst(8)
-        guard let at = rest.firstIndex(of: "@") else { return url }
-        let userinfo = rest[..<at]
-        guard let pct = userinfo.firstIndex(of: "%") else { return url }
-        return "iscsi://" + userinfo[..<pct] + "%****" + rest[at...]
     }
 }
 

@@ -1,8 +1,8 @@
 /// An additional sense code and qualifier pair (ASC/ASCQ, SPC-5 4.4.1 and table 56), named as
 /// SPC names it and described as camcontrol describes it.
 ///
-/// Every pair has a text: assigned pairs their SPC description, the patterned ranges
-/// (40/NN, 4D/NN, 70/NN, 5D/10-6C) with the number filled in, the rest "Vendor specific ASC",
+/// Every pair has a text: assigned pairs their T10 description, the patterned ranges
+/// (40/80-FF, 4D/NN, 70/NN) with the number filled in, the rest "Vendor specific ASC",
 /// "Vendor specific ASCQ" or "Reserved ASC/ASCQ pair" as FreeBSD's `scsi_sense_desc` says.
 public struct AdditionalSenseCode: Sendable, Hashable, CustomStringConvertible {
     /// The additional sense code (fixed format byte 12, descriptor format byte 2).
@@ -51,8 +51,8 @@ public struct AdditionalSenseCode: Sendable, Hashable, CustomStringConvertible {
         "asc:" + String(asc, radix: 16) + "," + String(ascq, radix: 16)
     }
 
-    /// Every pair the table lists by value, in numeric order (the patterned ranges are not
-    /// expanded except 5D/10-6C, whose 78 pairs are listed).
+    /// Every pair the table lists by value, in numeric order (the patterned ranges 40/80-FF,
+    /// 4D/NN and 70/NN are not expanded).
     public static var allListed: [AdditionalSenseCode] {
         entries.map { AdditionalSenseCode(asc: UInt8($0.code >> 8), ascq: UInt8($0.code & 0xFF)) }
     }
@@ -108,27 +108,9 @@ extension AdditionalSenseCode {
             guard trimmed.count > 5, let code = UInt16(trimmed.prefix(4), radix: 16) else { continue }
             result.append(Entry(code: code, name: trimmed.dropFirst(5)))
         }
-        // 5D/10-6C: SFF-8055's failure prediction matrix, six components by thirteen reasons.
-        for (c, component) in impendingComponents.enumerated() {
-            for (r, reason) in impendingReasons.enumerated() {
-                let code = 0x5D00 | UInt16(c + 1) << 4 | UInt16(r)
-                result.append(Entry(code: code, name: Substring(component + " IMPENDING FAILURE " + reason)))
-            }
-        }
         result.sort { $0.code < $1.code }
         return result
     }()
-
-    static let impendingComponents = [
-        "HARDWARE", "CONTROLLER", "DATA CHANNEL", "SERVO", "SPINDLE", "FIRMWARE",
-    ]
-    static let impendingReasons = [
-        "GENERAL HARD DRIVE FAILURE", "DRIVE ERROR RATE TOO HIGH", "DATA ERROR RATE TOO HIGH",
-        "SEEK ERROR RATE TOO HIGH", "TOO MANY BLOCK REASSIGNS", "ACCESS TIMES TOO HIGH",
-        "START UNIT TIMES TOO HIGH", "CHANNEL PARAMETRICS", "CONTROLLER DETECTED",
-        "THROUGHPUT PERFORMANCE", "SEEK TIME PERFORMANCE", "SPIN-UP RETRY COUNT",
-        "DRIVE CALIBRATION RETRY COUNT",
-    ]
 
     static func index(of code: UInt16) -> Int? {
         var lo = 0

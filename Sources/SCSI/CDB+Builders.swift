@@ -1,6 +1,10 @@
 // CDB builders for the commands CAM, camdd and camcontrol send (FreeBSD's scsi_read_write,
 // scsi_inquiry, scsi_read_capacity, ... in scsi_all.c and scsi_da.c). Each writes into a
 // `CDB` value: no heap allocation, so the READ/WRITE builders can run per command.
+//
+// None of them can fail: every argument a caller can give has a CDB. The one bound, a
+// `minimumSize` of at most 16 (the longest CDB these commands have), is a programmer's error
+// when broken (camdd checks its `mcs=` in `validate()`), so it is a precondition.
 
 /// MODE SENSE page control (PC, SPC-5 6.14.2): which values of a mode page to return.
 public enum ModePageControl: UInt8, Sendable, CaseIterable {
@@ -135,27 +139,27 @@ extension CDB {
 
     /// READ(6/10/12/16) (SBC-4 5.12-5.15) of `blocks` blocks at `lba`, in the smallest CDB that
     /// holds them and is at least `minimumSize` bytes (camdd's `mcs=`), as FreeBSD's
-    /// `scsi_read_write` chooses. Returns nil when `minimumSize` is above 16.
+    /// `scsi_read_write` chooses. `minimumSize` must be at most 16.
     ///
     /// READ(6) needs lba < 2^21, 1...256 blocks and no FUA/DPO (it has no flag bits; its
     /// length 0 means 256, so zero blocks needs READ(10)). READ(10) holds a 32-bit LBA and
     /// 16-bit length, READ(12) a 32-bit LBA and 32-bit length, READ(16) the rest.
     @inlinable
-    public static func read(lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> CDB? {
+    public static func read(lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> CDB {
         readWrite(isWrite: false, lba: lba, blocks: blocks, minimumSize: minimumSize, fua: fua, dpo: dpo)
     }
 
     /// WRITE(6/10/12/16) (SBC-4 5.40-5.43), sized as `read(lba:blocks:minimumSize:fua:dpo:)`.
     @inlinable
-    public static func write(lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> CDB? {
+    public static func write(lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> CDB {
         readWrite(isWrite: true, lba: lba, blocks: blocks, minimumSize: minimumSize, fua: fua, dpo: dpo)
     }
 
-    /// The CDB size READ/WRITE use for these arguments (6, 10, 12 or 16), or nil when
-    /// `minimumSize` is above 16.
+    /// The CDB size READ/WRITE use for these arguments (6, 10, 12 or 16); `minimumSize` must
+    /// be at most 16.
     @inlinable
-    public static func readWriteSize(lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> Int? {
-        guard minimumSize <= 16 else { return nil }
+    public static func readWriteSize(lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> Int {
+        precondition(minimumSize <= 16, "a READ/WRITE CDB is at most 16 bytes (minimumSize \(minimumSize))")
         if minimumSize <= 6, lba < (1 << 21), blocks >= 1, blocks <= 256, !fua, !dpo { return 6 }
         if minimumSize <= 10, lba <= UInt64(UInt32.max), blocks <= UInt32(UInt16.max) { return 10 }
         if minimumSize <= 12, lba <= UInt64(UInt32.max) { return 12 }
@@ -164,10 +168,8 @@ extension CDB {
 
     /// READ or WRITE, 6 to 16 bytes; see `read(lba:blocks:minimumSize:fua:dpo:)`.
     @inlinable
-    public static func readWrite(isWrite: Bool, lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> CDB? {
-        guard let size = readWriteSize(lba: lba, blocks: blocks, minimumSize: minimumSize, fua: fua, dpo: dpo) else {
-            return nil
-        }
+    public static func readWrite(isWrite: Bool, lba: UInt64, blocks: UInt32, minimumSize: Int = 6, fua: Bool = false, dpo: Bool = false) -> CDB {
+        let size = readWriteSize(lba: lba, blocks: blocks, minimumSize: minimumSize, fua: fua, dpo: dpo)
         var c = CDB(count: size)
         let flags: UInt8 = (dpo ? 0x10 : 0) | (fua ? 0x08 : 0)
         switch size {
@@ -196,9 +198,10 @@ extension CDB {
 
     /// VERIFY(10/12/16) (SBC-4 5.34-5.36), the smallest that holds `lba` and `blocks` and is
     /// at least `minimumSize`. `byteCheck` is BYTCHK: 0 medium check only, 1 compare with
-    /// data-out, 3 compare every block with one block of data-out.
-    public static func verify(lba: UInt64, blocks: UInt32, byteCheck: UInt8 = 0, dpo: Bool = false, minimumSize: Int = 10) -> CDB? {
-        guard minimumSize <= 16 else { return nil }
+    /// data-out, 3 compare every block with one block of data-out. `minimumSize` must be at
+    /// most 16.
+    public static func verify(lba: UInt64, blocks: UInt32, byteCheck: UInt8 = 0, dpo: Bool = false, minimumSize: Int = 10) -> CDB {
+        precondition(minimumSize <= 16, "a VERIFY CDB is at most 16 bytes (minimumSize \(minimumSize))")
         let b1: UInt8 = (dpo ? 0x10 : 0) | (byteCheck & 0x03) << 1
         var c: CDB
         if minimumSize <= 10, lba <= UInt64(UInt32.max), blocks <= UInt32(UInt16.max) {
@@ -223,9 +226,9 @@ extension CDB {
 
     /// SYNCHRONIZE CACHE(10/16) (SBC-4 5.28, 5.29): `blocks` 0 means from `lba` to the end
     /// (so the defaults flush everything). Uses (16) when the range needs it or
-    /// `minimumSize` > 10; nil when `minimumSize` is above 16.
-    public static func synchronizeCache(lba: UInt64 = 0, blocks: UInt32 = 0, immediate: Bool = false, minimumSize: Int = 10) -> CDB? {
-        guard minimumSize <= 16 else { return nil }
+    /// `minimumSize` > 10; `minimumSize` must be at most 16.
+    public static func synchronizeCache(lba: UInt64 = 0, blocks: UInt32 = 0, immediate: Bool = false, minimumSize: Int = 10) -> CDB {
+        precondition(minimumSize <= 16, "a SYNCHRONIZE CACHE CDB is at most 16 bytes (minimumSize \(minimumSize))")
         var c: CDB
         if minimumSize <= 10, lba <= UInt64(UInt32.max), blocks <= UInt32(UInt16.max) {
             c = CDB(count: 10)

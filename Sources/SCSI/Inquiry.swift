@@ -51,6 +51,16 @@ public struct PeripheralDeviceType: RawRepresentable, Sendable, Hashable, Custom
     }
 
     public var description: String { name }
+
+    /// True for the types whose medium is addressed by logical block (READ CAPACITY, READ and
+    /// WRITE by LBA): direct access (SBC), write-once, CD/DVD (MMC), optical memory, simplified
+    /// direct access (RBC) and host-managed zoned (ZBC). camdd copies to and from these only.
+    public var isBlockAddressed: Bool {
+        switch rawValue {
+        case 0x00, 0x04, 0x05, 0x07, 0x0E, 0x14: return true
+        default: return false
+        }
+    }
 }
 
 /// PERIPHERAL QUALIFIER (SPC-5 6.6.2, table 148).
@@ -139,12 +149,13 @@ public struct StandardInquiry: Sendable, Equatable {
     /// CMDQUE: command queuing.
     public var commandQueuing: Bool { bytes.bit(1, of: 7) ?? false }
 
-    /// T10 VENDOR IDENTIFICATION, trailing spaces removed.
-    public var vendor: String { bytes.asciiField(8, 16) }
-    /// PRODUCT IDENTIFICATION, trailing spaces removed.
-    public var product: String { bytes.asciiField(16, 32) }
-    /// PRODUCT REVISION LEVEL, trailing spaces removed.
-    public var revision: String { bytes.asciiField(32, 36) }
+    /// T10 VENDOR IDENTIFICATION, leading and trailing spaces removed (as FreeBSD's
+    /// `cam_strvis` shows it).
+    public var vendor: String { bytes.asciiField(8, 16, trimLeading: true) }
+    /// PRODUCT IDENTIFICATION, trimmed as `vendor`.
+    public var product: String { bytes.asciiField(16, 32, trimLeading: true) }
+    /// PRODUCT REVISION LEVEL, trimmed as `vendor`.
+    public var revision: String { bytes.asciiField(32, 36, trimLeading: true) }
     /// The drive serial number some vendors put in bytes 36-43 (vendor specific).
     public var vendorSpecific: [UInt8] { Array(bytes.clamped(36, 56)) }
 

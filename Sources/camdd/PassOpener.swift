@@ -1,5 +1,6 @@
 import CAM
 import CAMDD
+import CAMISCSI
 import CAMSpecifier
 
 /// Opens `-i`/`-o` endpoints: files directly, pass devices through the shared device
@@ -22,7 +23,7 @@ final class PassOpener {
                 handle = try o.open(options.name)
             } catch {
                 // The name may be an iSCSI URL with a CHAP password in it: never print that.
-                throw CAMDDError(.openFailed, "cannot open pass=\(DeviceSpecifier.maskPassword(options.name)): \(error)")
+                throw CAMDDError(.openFailed, "cannot open pass=\(ISCSIURL.maskedForMessage(options.name)): \(error)")
             }
             return try Endpoint.pass(handle, options: options, role: role, settings: settings)
         }

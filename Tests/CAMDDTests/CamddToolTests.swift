@@ -389,6 +389,16 @@ struct CamddToolTests {
         #expect(!text.contains("memcpy") && !text.contains("prefill"), "hidden options stay hidden")
         #expect(text.split(separator: "\n").allSatisfy { $0.count <= 80 }, "80 columns")
     }
+
+    @Test("an iSCSI password shows as user%***@ in camdd's messages, never as itself")
+    func passwordMaskedInMessages() throws {
+        // Port 1 refuses at once: the open fails, and the message names the URL.
+        let r = try Support.run(["-i", "pass=iscsi://alice%hunter2@127.0.0.1:1/iqn.2024-01.test:none/0,bs=512",
+                                 "-o", "file=/dev/null"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("iscsi://alice%***@127.0.0.1:1"), "\(r.stderr)")
+        #expect(!r.stderr.contains("hunter2"), "\(r.stderr)")
+    }
 }
 
 /// Block devices: a loop device over a file, where the machine lets us make one (root).

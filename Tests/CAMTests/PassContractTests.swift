@@ -149,7 +149,7 @@ struct PassContractTests {
         try h.queue(gd)
         #expect(h.get() === gd)
         #expect(gd.deviceInfo?.unit == 0)
-        #expect(gd.deviceInfo?.peripheralType == 0)
+        #expect(gd.deviceInfo?.peripheralType == .directAccess)
     }
 
     @Test("closing with commands in flight drops their completions and frees the device record after they drain")

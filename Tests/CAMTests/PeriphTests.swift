@@ -19,7 +19,7 @@ final class RecordingDriver: CAMPeriphDriver, @unchecked Sendable {
 
     init(name: String = "test") { self.name = name }
 
-    func matches(_ device: CAMDeviceInfo) -> Bool { device.peripheralType == 0 }
+    func matches(_ device: CAMDeviceInfo) -> Bool { device.peripheralType == .directAccess }
     func attached(_ periph: CAMPeriph) { lock.withLock { held.append(periph) } }
     func invalidated(_ periph: CAMPeriph) {
         lock.withLock { invalidatedNames.append(periph.name); changed.broadcast() }

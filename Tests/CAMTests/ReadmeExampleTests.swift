@@ -20,7 +20,7 @@ struct ReadmeExampleTests {
 
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
         defer { buffer.deallocate() }
-        let ccb = CCB(cdb: CDB.read(lba: 0, blocks: 8)!, data: .buffer(buffer), direction: .in, cookie: 7)
+        let ccb = CCB(cdb: CDB.read(lba: 0, blocks: 8), data: .buffer(buffer), direction: .in, cookie: 7)
         try pass.queue(ccb)
 
         var p = pollfd(fd: pass.descriptor, events: Int16(POLLIN), revents: 0)

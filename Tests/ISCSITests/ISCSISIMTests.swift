@@ -38,7 +38,7 @@ final class ISCSISIMTests {
         // tgt shows its controller as LUN 0 of every target.
         #expect(found.map(\.path.description) == ["0:0:0", "0:0:1", "0:0:2", "0:1:0", "0:1:1"])
         let lun1 = try #require(found.first { $0.path == CAMPath(bus: bus.number, target: 0, lun: 1) })
-        #expect(lun1.peripheralType == 0)
+        #expect(lun1.peripheralType == .directAccess)
         #expect(lun1.deviceName == "iscsi://127.0.0.1:\(tgt.port)/\(disk)/1")
         #expect(found.first { $0.path.target == 1 }?.deviceName.contains(other) == true)
         // The same numbers on a rescan.
@@ -102,8 +102,8 @@ final class ISCSISIMTests {
                 sg.append(base, length: 4096)
                 sg.append(base + 4096, length: 12288)
                 sg.append(base + 16384, length: size - 16384)
-                let c = CCB(cdb: write ? .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!
-                                       : .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
+                let c = CCB(cdb: write ? .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)
+                                       : .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16),
                             data: .scatterGather(sg), direction: write ? .out : .in, cookie: UInt64(k))
                 ccbs.append(c)
                 try h.queue(c)
@@ -137,7 +137,7 @@ final class ISCSISIMTests {
         let tapeBus = xpt.register(try ISCSISIM(specifier: tgt.url(tape, lun: 1), options: o))
         let diskBus = xpt.register(try ISCSISIM(specifier: tgt.url(disk, lun: 2), options: o))
         let tapeInfo = try #require(try xpt.scan(tapeBus).first)
-        #expect(tapeInfo.peripheralType == 1, "tgt's ssc LUN is a sequential-access device")
+        #expect(tapeInfo.peripheralType == .sequentialAccess, "tgt's ssc LUN is a sequential-access device")
         let t = try xpt.open(path: tapeInfo.path)
         defer { t.close() }
         let d = try xpt.open(path: try #require(try xpt.scan(diskBus).first).path)
@@ -150,7 +150,7 @@ final class ISCSISIMTests {
         // WRITE(6), variable block length, 512 bytes.
         let tapeWrite = ccb(try #require(CDB([0x0A, 0x00, 0x00, 0x02, 0x00, 0x00])), block, .out)
         let tapeTUR = ccb(.testUnitReady())
-        let diskWrite = ccb(try #require(CDB.write(lba: 0, blocks: 1, minimumSize: 10)), block, .out)
+        let diskWrite = ccb(CDB.write(lba: 0, blocks: 1, minimumSize: 10), block, .out)
         try tgt.pause()
         try t.queue(tapeWrite)
         try t.queue(tapeTUR)
@@ -202,7 +202,7 @@ final class ISCSISIMTests {
         try h.execute(ccb(.testUnitReady()))
         try tgt.deleteLUN(disk, lun: 2)
         let buf = Buffer(4096)
-        let c = CCB(cdb: .read(lba: 0, blocks: 8, minimumSize: 16)!, data: .buffer(buf.raw), direction: .in)
+        let c = CCB(cdb: .read(lba: 0, blocks: 8, minimumSize: 16), data: .buffer(buf.raw), direction: .in)
         try h.execute(c)
         #expect(c.status == .scsiStatusError)
         #expect(c.senseData?.asc == 0x25)
@@ -221,8 +221,8 @@ final class ISCSISIMTests {
             sg.append(base, length: 4096)
             sg.append(base + 4096, length: size - 4096)
             let at = lba + UInt64(k * blocks)
-            let c = CCB(cdb: write ? .write(lba: at, blocks: UInt32(blocks), minimumSize: 16)!
-                                   : .read(lba: at, blocks: UInt32(blocks), minimumSize: 16)!,
+            let c = CCB(cdb: write ? .write(lba: at, blocks: UInt32(blocks), minimumSize: 16)
+                                   : .read(lba: at, blocks: UInt32(blocks), minimumSize: 16),
                         data: .scatterGather(sg), direction: write ? .out : .in, timeoutMilliseconds: 10_000,
                         cookie: UInt64(k))
             try h.queue(c)
@@ -285,7 +285,7 @@ final class ISCSISIMTests {
 
         // `execute` on a polling handle harvests while it waits.
         let one = Buffer(size)
-        try h.execute(ccb(.read(lba: 0, blocks: UInt32(size / 512), minimumSize: 16)!, one, .in))
+        try h.execute(ccb(.read(lba: 0, blocks: UInt32(size / 512), minimumSize: 16), one, .in))
         #expect(memcmp(one.raw.baseAddress!, src.raw.baseAddress!, size) == 0)
 
         // Polling off: the service thread completes again.

@@ -93,7 +93,7 @@ final class ISCSISessionTests {
         }
         for k in 0..<count {
             try lists[k].withUnsafeBufferPointer {
-                try s.submit(ISCSIRequest(lun: 1, cdb: .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
+                try s.submit(ISCSIRequest(lun: 1, cdb: .write(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16),
                                           direction: .out, segments: $0, tag: UInt64(k)))
             }
         }
@@ -112,7 +112,7 @@ final class ISCSISessionTests {
         }
         for k in (0..<count).reversed() {
             try lists[k].withUnsafeBufferPointer {
-                try s.submit(ISCSIRequest(lun: 1, cdb: .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16)!,
+                try s.submit(ISCSIRequest(lun: 1, cdb: .read(lba: UInt64(k * blocks), blocks: UInt32(blocks), minimumSize: 16),
                                           direction: .in, segments: $0, tag: UInt64(1000 + k)))
             }
         }
@@ -130,7 +130,7 @@ final class ISCSISessionTests {
         try takeUnitAttention(s, c, lun: 2)
         let buf = Buffer(512)
         // LUN 2 has 16 MiB = 32768 blocks: LBA 40000 is out of range.
-        let d = try #require(try execute(s, c, tag: 1, lun: 2, cdb: .read(lba: 40_000, blocks: 1, minimumSize: 16)!, direction: .in, buffers: [buf.raw]))
+        let d = try #require(try execute(s, c, tag: 1, lun: 2, cdb: .read(lba: 40_000, blocks: 1, minimumSize: 16), direction: .in, buffers: [buf.raw]))
         #expect(d.outcome == .status)
         #expect(d.status == .checkCondition)
         let sense = SenseData(d.sense)
@@ -256,7 +256,7 @@ final class ISCSISessionTests {
         var iov = [iovec(iov_base: buf.raw.baseAddress, iov_len: buf.raw.count)]
         try tgt.pause()
         try iov.withUnsafeBufferPointer {
-            try s.submit(ISCSIRequest(lun: 1, cdb: .read(lba: 0, blocks: 2048, minimumSize: 16)!, direction: .in, segments: $0,
+            try s.submit(ISCSIRequest(lun: 1, cdb: .read(lba: 0, blocks: 2048, minimumSize: 16), direction: .in, segments: $0,
                                       tag: 1, context: token))
         }
         usleep(100_000)
@@ -397,8 +397,8 @@ final class ISCSISessionTests {
             for k in 0..<n {
                 var iov = iovec(iov_base: buffer.raw.baseAddress! + k * size, iov_len: size)
                 let blocks = UInt32(size / 512)
-                let cdb: CDB = write ? .write(lba: UInt64(k) * UInt64(blocks), blocks: blocks, minimumSize: 16)!
-                                     : .read(lba: UInt64(k) * UInt64(blocks), blocks: blocks, minimumSize: 16)!
+                let cdb: CDB = write ? .write(lba: UInt64(k) * UInt64(blocks), blocks: blocks, minimumSize: 16)
+                                     : .read(lba: UInt64(k) * UInt64(blocks), blocks: blocks, minimumSize: 16)
                 try withUnsafePointer(to: &iov) { p in
                     try s.submit(ISCSIRequest(lun: 1, cdb: cdb, direction: write ? .out : .in,
                                               segments: UnsafeBufferPointer(start: p, count: 1), tag: UInt64(k)))

@@ -335,7 +335,7 @@ final class ISCSIToolTests {
         #expect(took < 20, "camdd took \(took) s")
         // Commands out when the connection broke: nexus lost; one submitted in the moment
         // between the kill and the session noticing: not sent within its time-out.
-        #expect(r.stderr.contains("camdd:") && (r.stderr.contains("Nexus lost") || r.stderr.contains("Command timeout")),
+        #expect(r.stderr.contains("camdd:") && (r.stderr.contains("Nexus Lost") || r.stderr.contains("Command timeout")),
                 "\(r.stderr)")
         let got = try contents(out)
         #expect(n == got.count, "camdd says \(n), the file has \(got.count)")
@@ -393,7 +393,7 @@ final class ISCSIToolTests {
         let took = Date().timeIntervalSince(start)
         #expect(r.status == 1, "status \(r.status): \(r.stderr)")
         #expect(took < 10, "camdd took \(took) s")
-        #expect(r.stderr.contains("Nexus lost") || r.stderr.contains("Command timeout"), "\(r.stderr)")
+        #expect(r.stderr.contains("Nexus Lost") || r.stderr.contains("Command timeout"), "\(r.stderr)")
         let read = try #require(bytesRead(r), "no statistics: \(r.stderr)")
         let written = try #require(bytesWritten(r), "no statistics: \(r.stderr)")
         #expect(read == written)
@@ -419,7 +419,7 @@ final class ISCSIToolTests {
         try #require(n < size, "the copy ended before the kill landed: \(r.stderr)")
         #expect(r.status != 0 && r.status != -9, "status \(r.status)")
         #expect(took < 20, "camdd took \(took) s")
-        #expect(r.stderr.contains("camdd:") && (r.stderr.contains("Nexus lost") || r.stderr.contains("Command timeout")),
+        #expect(r.stderr.contains("camdd:") && (r.stderr.contains("Nexus Lost") || r.stderr.contains("Command timeout")),
                 "\(r.stderr)")
         #expect(n % 512 == 0)
         // Every block camdd says it wrote is on the LUN.
@@ -498,7 +498,7 @@ final class ISCSIToolTests {
         #expect(deleted, "tgtadm never let the LUN go")
         let r = try #require(try job.wait(seconds: 40), "camdd hung after the LUN went away")
         #expect(r.status != 0 && r.status != -9, "status \(r.status): \(r.stderr)")
-        #expect(r.stderr.lowercased().contains("not there") || r.stderr.lowercased().contains("lost")
+        #expect(r.stderr.lowercased().contains("not present") || r.stderr.lowercased().contains("lost")
                 || r.stderr.lowercased().contains("not supported"), "\(r.stderr)")
     }
 }

@@ -90,7 +90,7 @@ extension OnSCSIDebug {
         #expect(id.host == info.host && id.channel == info.channel && id.target == info.target)
         #expect(UInt64(id.lun) == info.lun)
         #expect(id.type == info.type)
-        #expect(info.type == 0)
+        #expect(info.type == .directAccess)
         #expect(info.vendor == "Linux")
         #expect(SGDiscovery.device(named: info.devicePath) == info)
     }

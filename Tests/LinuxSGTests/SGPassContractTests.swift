@@ -185,7 +185,7 @@ extension OnSCSIDebug {
         try h.queue(gd)
         #expect(h.get() === gd)
         #expect(gd.deviceInfo?.unit == device.unit)
-        #expect(gd.deviceInfo?.peripheralType == 0)
+        #expect(gd.deviceInfo?.peripheralType == .directAccess)
         #expect(gd.deviceInfo?.deviceName == sg.devicePath)
     }
 

@@ -45,6 +45,44 @@ struct AdditionalSenseCodeTests {
         }
     }
 
+    @Test("no (asc, ascq) is listed twice in the table's text")
+    func noDuplicatePairs() {
+        var seen: [UInt16: Int] = [:]
+        for line in AdditionalSenseCode.tableText.split(separator: "\n") {
+            let t = line.drop { $0 == " " }
+            guard t.count > 5, let code = UInt16(t.prefix(4), radix: 16) else { continue }
+            seen[code, default: 0] += 1
+        }
+        #expect(seen.count > 760)
+        #expect(seen.filter { $0.value > 1 }.keys.sorted() == [])
+        #expect(AdditionalSenseCode.allListed.count == seen.count)
+    }
+
+    @Test("pairs T10 assigned since SPC-5, and 5Dh's uneven failure-prediction range")
+    func recentAssignments() {
+        let cases: [(UInt8, UInt8, String)] = [
+            (0x00, 0x23, "Overlapping atomic command in progress"),
+            (0x30, 0x0B, "Cleaning tape expired"),
+            (0x38, 0x09, "Depopulation restoration interrupted"),
+            (0x67, 0x0E, "Feature not enabled"),
+            (0x5D, 0x1C, "Hardware impending failure drive calibration retry count"),
+            (0x5D, 0x1D, "Hardware impending failure power loss protection circuit"),
+            (0x5D, 0x20, "Controller impending failure general hard drive failure"),
+            (0x5D, 0x4B, "Servo impending failure spin-up retry count"),
+            (0x5D, 0x73, "Media impending failure endurance limit met"),
+            (0x5D, 0xFF, "Failure prediction threshold exceeded (false)"),
+        ]
+        for (a, q, text) in cases {
+            let c = AdditionalSenseCode(asc: a, ascq: q)
+            #expect(c.description == text, "\(c.shortForm)")
+            #expect(c.isAssigned)
+        }
+        // Holes in the 5Dh range stay holes: only the hardware row has a 1Dh.
+        for q: UInt8 in [0x04, 0x0F, 0x1E, 0x2D, 0x3D, 0x6D, 0x72, 0x74] {
+            #expect(AdditionalSenseCode(asc: 0x5D, ascq: q).name == nil, "5D/\(q)")
+        }
+    }
+
     @Test("patterned ranges: 40/NN, 4D/NN, 70/NN")
     func patterns() {
         #expect(AdditionalSenseCode(asc: 0x40, ascq: 0x85).name == "DIAGNOSTIC FAILURE ON COMPONENT 85h")

@@ -7,7 +7,7 @@ import SCSI
 struct CDBBuilderTests {
     @Test("READ(10) of LBA 0x12345678, 8 blocks (SBC-4 5.13)")
     func read10Example() throws {
-        let c = try #require(CDB.read(lba: 0x1234_5678, blocks: 8))
+        let c = CDB.read(lba: 0x1234_5678, blocks: 8)
         #expect(c.bytes == hex("28 00 12 34 56 78 00 00 08 00"))
         #expect(c.description == "28 00 12 34 56 78 00 00 08 00")
         #expect(c.commandName == "READ(10)")
@@ -15,32 +15,32 @@ struct CDBBuilderTests {
 
     @Test("READ(6): LBA in 21 bits, 256 blocks written as 0")
     func read6() throws {
-        #expect(CDB.read(lba: 0x12_3456, blocks: 256)?.bytes == hex("08 12 34 56 00 00"))
-        #expect(CDB.read(lba: 0, blocks: 1)?.bytes == hex("08 00 00 00 01 00"))
-        #expect(CDB.write(lba: 0x1F_FFFF, blocks: 255)?.bytes == hex("0a 1f ff ff ff 00"))
+        #expect(CDB.read(lba: 0x12_3456, blocks: 256).bytes == hex("08 12 34 56 00 00"))
+        #expect(CDB.read(lba: 0, blocks: 1).bytes == hex("08 00 00 00 01 00"))
+        #expect(CDB.write(lba: 0x1F_FFFF, blocks: 255).bytes == hex("0a 1f ff ff ff 00"))
     }
 
     @Test("WRITE(10/12/16) with FUA and DPO")
     func writeFlags() throws {
-        #expect(CDB.write(lba: 1, blocks: 2, fua: true)?.bytes == hex("2a 08 00 00 00 01 00 00 02 00"))
-        #expect(CDB.write(lba: 1, blocks: 2, dpo: true)?.bytes == hex("2a 10 00 00 00 01 00 00 02 00"))
-        #expect(CDB.write(lba: 1, blocks: 0x10000, fua: true, dpo: true)?.bytes
+        #expect(CDB.write(lba: 1, blocks: 2, fua: true).bytes == hex("2a 08 00 00 00 01 00 00 02 00"))
+        #expect(CDB.write(lba: 1, blocks: 2, dpo: true).bytes == hex("2a 10 00 00 00 01 00 00 02 00"))
+        #expect(CDB.write(lba: 1, blocks: 0x10000, fua: true, dpo: true).bytes
             == hex("aa 18 00 00 00 01 00 01 00 00 00 00"))
-        #expect(CDB.write(lba: 0x1_0000_0000, blocks: 8, fua: true)?.bytes
+        #expect(CDB.write(lba: 0x1_0000_0000, blocks: 8, fua: true).bytes
             == hex("8a 08 00 00 00 01 00 00 00 00 00 00 00 08 00 00"))
     }
 
     @Test("READ(12) and READ(16) layouts")
     func read12And16() throws {
-        #expect(CDB.read(lba: 0xDEAD_BEEF, blocks: 0x0012_3456)?.bytes == hex("a8 00 de ad be ef 00 12 34 56 00 00"))
-        #expect(CDB.read(lba: 0x0102_0304_0506_0708, blocks: 0x0A0B_0C0D)?.bytes
+        #expect(CDB.read(lba: 0xDEAD_BEEF, blocks: 0x0012_3456).bytes == hex("a8 00 de ad be ef 00 12 34 56 00 00"))
+        #expect(CDB.read(lba: 0x0102_0304_0506_0708, blocks: 0x0A0B_0C0D).bytes
             == hex("88 00 01 02 03 04 05 06 07 08 0a 0b 0c 0d 00 00"))
     }
 
     @Test("smallest CDB that fits: boundaries of 6, 10, 12 and 16")
     func sizeBoundaries() {
-        func size(_ lba: UInt64, _ blocks: UInt32, mcs: Int = 6, fua: Bool = false) -> Int? {
-            CDB.read(lba: lba, blocks: blocks, minimumSize: mcs, fua: fua)?.count
+        func size(_ lba: UInt64, _ blocks: UInt32, mcs: Int = 6, fua: Bool = false) -> Int {
+            CDB.read(lba: lba, blocks: blocks, minimumSize: mcs, fua: fua).count
         }
         // READ(6): lba < 2^21 and 1...256 blocks.
         #expect(size(0x1F_FFFF, 1) == 6)
@@ -62,7 +62,6 @@ struct CDBBuilderTests {
         #expect(size(0, 1, mcs: 16) == 16)
         #expect(size(0, 1, mcs: 7) == 10)
         #expect(size(0, 1, mcs: 0) == 6)
-        #expect(size(0, 1, mcs: 32) == nil)
         #expect(CDB.readWriteSize(lba: 0, blocks: 1, minimumSize: 11) == 12)
     }
 
@@ -85,20 +84,26 @@ struct CDBBuilderTests {
 
     @Test("VERIFY(10/12/16)")
     func verify() {
-        #expect(CDB.verify(lba: 0x10, blocks: 4)?.bytes == hex("2f 00 00 00 00 10 00 00 04 00"))
-        #expect(CDB.verify(lba: 0x10, blocks: 4, byteCheck: 1, dpo: true)?.bytes == hex("2f 12 00 00 00 10 00 00 04 00"))
-        #expect(CDB.verify(lba: 0x10, blocks: 0x10000)?.bytes == hex("af 00 00 00 00 10 00 01 00 00 00 00"))
-        #expect(CDB.verify(lba: 0x1_0000_0000, blocks: 1)?.bytes == hex("8f 00 00 00 00 01 00 00 00 00 00 00 00 01 00 00"))
-        #expect(CDB.verify(lba: 0, blocks: 1, minimumSize: 16)?.count == 16)
-        #expect(CDB.verify(lba: 0, blocks: 1, minimumSize: 17) == nil)
+        #expect(CDB.verify(lba: 0x10, blocks: 4).bytes == hex("2f 00 00 00 00 10 00 00 04 00"))
+        #expect(CDB.verify(lba: 0x10, blocks: 4, byteCheck: 1, dpo: true).bytes == hex("2f 12 00 00 00 10 00 00 04 00"))
+        #expect(CDB.verify(lba: 0x10, blocks: 0x10000).bytes == hex("af 00 00 00 00 10 00 01 00 00 00 00"))
+        #expect(CDB.verify(lba: 0x1_0000_0000, blocks: 1).bytes == hex("8f 00 00 00 00 01 00 00 00 00 00 00 00 01 00 00"))
+        #expect(CDB.verify(lba: 0, blocks: 1, minimumSize: 16).count == 16)
+    }
+
+    @Test("a minimum size above 16 is a caller's bug: the builders stop rather than return nothing")
+    func minimumSizeAbove16Traps() async {
+        await #expect(processExitsWith: .failure) { _ = CDB.read(lba: 0, blocks: 1, minimumSize: 32) }
+        await #expect(processExitsWith: .failure) { _ = CDB.verify(lba: 0, blocks: 1, minimumSize: 17) }
+        await #expect(processExitsWith: .failure) { _ = CDB.synchronizeCache(minimumSize: 17) }
     }
 
     @Test("SYNCHRONIZE CACHE(10/16)")
     func synchronizeCache() {
-        #expect(CDB.synchronizeCache()?.bytes == hex("35 00 00 00 00 00 00 00 00 00"))
-        #expect(CDB.synchronizeCache(lba: 0x100, blocks: 0x20, immediate: true)?.bytes == hex("35 02 00 00 01 00 00 00 20 00"))
-        #expect(CDB.synchronizeCache(lba: 0x1_0000_0000)?.bytes == hex("91 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00"))
-        #expect(CDB.synchronizeCache(minimumSize: 16)?.bytes == hex("91 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"))
+        #expect(CDB.synchronizeCache().bytes == hex("35 00 00 00 00 00 00 00 00 00"))
+        #expect(CDB.synchronizeCache(lba: 0x100, blocks: 0x20, immediate: true).bytes == hex("35 02 00 00 01 00 00 00 20 00"))
+        #expect(CDB.synchronizeCache(lba: 0x1_0000_0000).bytes == hex("91 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00"))
+        #expect(CDB.synchronizeCache(minimumSize: 16).bytes == hex("91 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"))
     }
 
     @Test("MODE SENSE(6/10) and MODE SELECT(6/10)")

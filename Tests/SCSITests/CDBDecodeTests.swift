@@ -12,7 +12,7 @@ struct CDBDecodeTests {
         ]
         for write in [false, true] {
             for (lba, blocks, size) in cases {
-                let c = try #require(CDB.readWrite(isWrite: write, lba: lba, blocks: blocks))
+                let c = CDB.readWrite(isWrite: write, lba: lba, blocks: blocks)
                 #expect(c.count == size)
                 let f = try #require(c.readWriteFields)
                 #expect(f.isWrite == write && f.lba == lba && f.blocks == blocks)
@@ -20,9 +20,9 @@ struct CDBDecodeTests {
                 #expect(c.dataTransfer(blockSize: 512) == (write ? .toDevice(Int(blocks) * 512) : .fromDevice(Int(blocks) * 512)))
             }
         }
-        let fua = try #require(CDB.write(lba: 1, blocks: 1, fua: true, dpo: true))
+        let fua = CDB.write(lba: 1, blocks: 1, fua: true, dpo: true)
         #expect(fua.fua && fua.dpo)
-        #expect(!CDB.read(lba: 1, blocks: 1)!.fua)
+        #expect(!CDB.read(lba: 1, blocks: 1).fua)
     }
 
     @Test("READ(6) length 0 decodes as 256 blocks")
@@ -64,10 +64,10 @@ struct CDBDecodeTests {
         #expect(CDB(hex("08 ff ff ff 01 00"))!.protectionField == 0)  // READ(6): no flags byte
         #expect(CDB(hex("12 e0 00 00 24 00"))!.protectionField == 0)
         let cases: [(CDB, Int)] = [
-            (CDB.read(lba: 1, blocks: 1)!, 4), (CDB.write(lba: 1 << 22, blocks: 1)!, 7),
-            (CDB.read(lba: 1, blocks: 1 << 20)!, 6), (CDB.read(lba: 1 << 40, blocks: 1)!, 10),
-            (CDB.verify(lba: 0, blocks: 1)!, 7), (CDB.verify(lba: 0, blocks: 1, minimumSize: 16)!, 10),
-            (CDB.synchronizeCache()!, 7), (CDB.writeSame16(lba: 0, blocks: 1), 10),
+            (CDB.read(lba: 1, blocks: 1), 4), (CDB.write(lba: 1 << 22, blocks: 1), 7),
+            (CDB.read(lba: 1, blocks: 1 << 20), 6), (CDB.read(lba: 1 << 40, blocks: 1), 10),
+            (CDB.verify(lba: 0, blocks: 1), 7), (CDB.verify(lba: 0, blocks: 1, minimumSize: 16), 10),
+            (CDB.synchronizeCache(), 7), (CDB.writeSame16(lba: 0, blocks: 1), 10),
         ]
         for (cdb, offset) in cases {
             #expect(cdb.blockCountOffset == offset)
@@ -105,7 +105,7 @@ struct CDBDecodeTests {
         #expect(CDB.readCapacity10().dataTransfer(blockSize: 512) == .fromDevice(8))
         #expect(CDB.requestSense().allocationLength == 252)
         #expect(CDB.testUnitReady().dataTransfer(blockSize: 512) == CDBDataTransfer.none)
-        #expect(CDB.synchronizeCache()!.dataTransfer(blockSize: 512) == CDBDataTransfer.none)
+        #expect(CDB.synchronizeCache().dataTransfer(blockSize: 512) == CDBDataTransfer.none)
         #expect(CDB.startStopUnit(start: true).dataTransfer(blockSize: 512) == CDBDataTransfer.none)
         #expect(CDB.modeSelect6(parameterListLength: 24).dataTransfer(blockSize: 512) == .toDevice(24))
         #expect(CDB.modeSelect10(parameterListLength: 300).dataTransfer(blockSize: 512) == .toDevice(300))
@@ -114,9 +114,9 @@ struct CDBDecodeTests {
         #expect(CDB.writeSame16(lba: 0, blocks: 100, noDataOutBuffer: true).dataTransfer(blockSize: 4096) == CDBDataTransfer.none)
         #expect(CDB.writeSame16(lba: 7, blocks: 100).blockRange?.lba == 7)
         #expect(CDB.writeSame16(lba: 7, blocks: 100).blockRange?.blocks == 100)
-        #expect(CDB.verify(lba: 0, blocks: 8)!.dataTransfer(blockSize: 512) == CDBDataTransfer.none)
-        #expect(CDB.verify(lba: 0, blocks: 8, byteCheck: 1)!.dataTransfer(blockSize: 512) == .toDevice(4096))
-        #expect(CDB.verify(lba: 0, blocks: 8, byteCheck: 3)!.dataTransfer(blockSize: 512) == .toDevice(512))
+        #expect(CDB.verify(lba: 0, blocks: 8).dataTransfer(blockSize: 512) == CDBDataTransfer.none)
+        #expect(CDB.verify(lba: 0, blocks: 8, byteCheck: 1).dataTransfer(blockSize: 512) == .toDevice(4096))
+        #expect(CDB.verify(lba: 0, blocks: 8, byteCheck: 3).dataTransfer(blockSize: 512) == .toDevice(512))
         #expect(CDB.reportSupportedOperationCodes(allocationLength: 8).dataTransfer(blockSize: 512) == .fromDevice(8))
         #expect(CDB(hex("c0 00 00 00 00 00"))!.dataTransfer(blockSize: 512) == nil)
     }
