@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import SCSI
-import CCAM
+import CAMSystem
 
 /// An open pass device: the asynchronous CAMIOQUEUE / CAMIOGET interface of pass(4), per
 /// opener.
@@ -54,6 +54,8 @@ public final class PassHandle: @unchecked Sendable {
 
     /// The eventfd: readable while completed CCBs wait. Valid until `close`.
     public let descriptor: Int32
+    /// Owns `descriptor`; nil once closed (done lock).
+    var event: EventFD?
     /// The unit ("pass3" is 3) and path of the device.
     public let unit: Int
     public let path: CAMPath
@@ -63,13 +65,13 @@ public final class PassHandle: @unchecked Sendable {
         self.xpt = xpt
         self.unit = unit
         self.path = device.path
-        let fd = ccam_eventfd_nonblocking(0)
-        if fd < 0 { throw CAMError.system("eventfd", Glibc.errno, on: "pass\(unit)") }
-        self.descriptor = fd
-    }
-
-    deinit {
-        if !closed { Glibc.close(descriptor) }
+        do {
+            let event = try EventFD(for: "pass\(unit)")
+            self.descriptor = event.descriptor
+            self.event = consume event
+        } catch {
+            throw CAMError.system(error)
+        }
     }
 
     /// The device's name for messages ("pass3").
@@ -412,14 +414,12 @@ public final class PassHandle: @unchecked Sendable {
     }
 
     private func signalEventLocked() {
-        var one: UInt64 = 1
-        while write(descriptor, &one, 8) < 0 && errno == EINTR {}
+        event?.signal()
         eventArmed = true
     }
 
     private func clearEventLocked() {
-        var v: UInt64 = 0
-        while read(descriptor, &v, 8) < 0 && errno == EINTR {}
+        event?.drain()
         eventArmed = false
     }
 
@@ -484,7 +484,7 @@ public final class PassHandle: @unchecked Sendable {
         doneHead = nil
         doneTail = nil
         doneCount = 0
-        Glibc.close(descriptor)
+        event = nil
         let w = waiter
         waiter = nil
         doneLock.unlock()

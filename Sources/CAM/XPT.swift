@@ -198,7 +198,7 @@ public final class XPT: @unchecked Sendable {
     private func closeProbe(_ h: PassHandle, _ probe: CAMDeviceRecord) {
         h.doneLock.withLock {
             h.closed = true
-            Glibc.close(h.descriptor)
+            h.event = nil
         }
         probe.lock.withLock { probe.handles.removeAll() }
     }
