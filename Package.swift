@@ -1,8 +1,14 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Layers (DESIGN.md): tools -> CAMDD -> CAM -> SCSI, with the SIMs registering buses with CAM.
-// Imports point down only.
+// Layers (DESIGN.md), imports pointing down only:
+//   tools        camdd, camcontrol
+//   engines      CAMDD
+//   transport    CAM (CAMSpecifier beside the tools: one device-specifier parser)
+//   protocol     SCSI
+//   SIMs         CAMEmulator, CAMLinuxSG, CAMISCSI (register buses with CAM)
+//   system       CAMSystem and its one C shim CCAMSystem: epoll, eventfd, poll, signalfd,
+//                ioctls and constants Swift cannot import; every module above reaches them here
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -25,30 +31,30 @@ let package = Package(
     targets: [
         // protocol: CDB builders, sense, parsers; no I/O
         .target(name: "SCSI", swiftSettings: strict),
+        // system: one wrapper per system call, event-loop descriptors, the one C shim
+        .target(name: "CCAMSystem"),
+        .target(name: "CAMSystem", dependencies: ["CCAMSystem"], swiftSettings: strict),
         // transport: CCBs, XPT, pass handles, completion workers, recovery, devstat
-        .target(name: "CCAM"),
-        .target(name: "CAM", dependencies: ["SCSI", "CCAM"], swiftSettings: strict),
+        .target(name: "CAM", dependencies: ["SCSI", "CAMSystem"], swiftSettings: strict),
         // SIMs
-        .target(name: "CAMEmulator", dependencies: ["CAM", "SCSI"], swiftSettings: strict),
-        .target(name: "CCAMLinuxSG"),
-        .target(name: "CAMLinuxSG", dependencies: ["CAM", "SCSI", "CCAMLinuxSG"], swiftSettings: strict),
+        .target(name: "CAMEmulator", dependencies: ["CAM", "SCSI", "CAMSystem"], swiftSettings: strict),
+        .target(name: "CAMLinuxSG", dependencies: ["CAM", "SCSI", "CAMSystem", "CCAMSystem"], swiftSettings: strict),
         .systemLibrary(
             name: "CLibISCSI",
             pkgConfig: "libiscsi",
             providers: [.apt(["libiscsi-dev"])]
         ),
-        .target(name: "CAMISCSI", dependencies: ["CAM", "SCSI", "CLibISCSI"], swiftSettings: strict),
+        .target(name: "CAMISCSI", dependencies: ["CAM", "SCSI", "CAMSystem", "CLibISCSI"], swiftSettings: strict),
         // one device-specifier parser for every tool
         .target(
             name: "CAMSpecifier",
             dependencies: ["CAM", "CAMEmulator", "CAMLinuxSG", "CAMISCSI"],
             swiftSettings: strict
         ),
-        // copy engine (+ a C shim for epoll, eventfd, signalfd, block-device ioctls)
-        .target(name: "CCAMDD"),
+        // copy engine
         .target(
             name: "CAMDD",
-            dependencies: ["CAM", "SCSI", "CCAMDD", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["CAM", "SCSI", "CAMSystem", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict
         ),
         // tools
@@ -75,7 +81,7 @@ let package = Package(
         .testTarget(name: "CAMTests", dependencies: ["CAM", "SCSI", "CAMEmulator"], swiftSettings: strict),
         .testTarget(name: "CAMDDTests", dependencies: ["CAMDD", "CAM", "CAMEmulator", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["SCSI", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "LinuxSGTests", dependencies: ["CAM", "SCSI", "CAMLinuxSG", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LinuxSGTests", dependencies: ["CAM", "SCSI", "CAMLinuxSG", "CCAMSystem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ISCSITests", dependencies: ["CAM", "SCSI", "CAMISCSI", "TestSupport"], swiftSettings: strict),
     ]
 )

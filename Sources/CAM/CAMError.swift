@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAMSystem
 
 /// The error every CAM call throws: a stable code, the errno where there is one, and context
 /// a person can act on.
@@ -52,6 +53,11 @@ public struct CAMError: Error, Sendable, Equatable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.errno = errno
+    }
+
+    /// A failed system call of CAMSystem's wrappers, keeping its call, object and errno.
+    package static func system(_ error: SystemError) -> CAMError {
+        system(error.call, error.errno, on: error.object)
     }
 
     /// A system call failure: names the call, the object, and the errno's text.

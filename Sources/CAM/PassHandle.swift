@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import SCSI
-import CCAM
+import CAMSystem
 
 /// An open of a pass periph: the asynchronous CAMIOQUEUE / CAMIOGET interface of pass(4).
 ///
@@ -49,6 +49,8 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
 
     /// The eventfd: readable while completed CCBs wait. Valid until `close`.
     public let descriptor: Int32
+    /// Owns `descriptor`; nil once closed (done lock).
+    private var event: EventFD?
     /// The unit ("pass3" is 3) and path of the device.
     public let unit: Int
     public let path: CAMPath
@@ -61,23 +63,22 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
         self.xpt = xpt
         self.unit = periph.unit
         self.path = periph.path
-        let fd = ccam_eventfd_nonblocking(0)
-        if fd < 0 { throw CAMError.system("eventfd", Glibc.errno, on: periph.name) }
+        let event: EventFD
         do {
-            try periph.device.attach(pending, name: periph.name)
+            event = try EventFD(for: periph.name)
         } catch {
-            Glibc.close(fd)
-            throw error
+            throw CAMError.system(error)
         }
+        try periph.device.attach(pending, name: periph.name)
         do {
             // Counted only once nothing else can fail, so every open counted gets its close.
             try periph.open()
         } catch {
             _ = periph.device.detach(pending)
-            Glibc.close(fd)
             throw error
         }
-        self.descriptor = fd
+        self.descriptor = event.descriptor
+        self.event = consume event
     }
 
     deinit {
@@ -379,14 +380,12 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
     }
 
     private func signalEventLocked() {
-        var one: UInt64 = 1
-        while write(descriptor, &one, 8) < 0 && errno == EINTR {}
+        event?.signal()
         eventArmed = true
     }
 
     private func clearEventLocked() {
-        var v: UInt64 = 0
-        while read(descriptor, &v, 8) < 0 && errno == EINTR {}
+        _ = event?.drain()
         eventArmed = false
     }
 
@@ -405,7 +404,7 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
         doneHead = nil
         doneTail = nil
         doneCount = 0
-        Glibc.close(descriptor)
+        event = nil
         let w = waiter
         waiter = nil
         doneLock.unlock()

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCAM
+import CAMSystem
 
 /// A joinable OS thread for SIM service loops and completion workers.
 ///
@@ -25,7 +25,7 @@ public final class CAMThread: @unchecked Sendable {
         let rc = pthread_create(&handle, nil, { arg in
             let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
             #if os(Linux)
-            _ = ccam_set_thread_name(String(box.name.prefix(15)))
+            setCurrentThreadName(box.name)
             #endif
             box.body()
             return nil

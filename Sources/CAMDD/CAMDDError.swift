@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAMSystem
 
 /// The error every CAMDD call throws: a stable code, the errno where there is one, and a
 /// message a person can act on ("Blocksize 1000 for pass0 is not a multiple of sector size 512").
@@ -36,6 +37,11 @@ public struct CAMDDError: Error, Sendable, Equatable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.errno = errno
+    }
+
+    /// A failed call of CAMSystem's wrappers, keeping its call, object and errno.
+    static func system(_ error: SystemError) -> CAMDDError {
+        system(error.call, error.errno, on: error.object)
     }
 
     /// A system call failure naming the call, the object and the errno's text.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMDD
+import CAMSystem
 import Synchronization
 
 /// How a copy ended.
@@ -55,7 +55,8 @@ public final class CopyEngine: @unchecked Sendable {
     private let writerMailbox: Mailbox
     private let reader: Reader
     private let writer: Writer
-    private let doneDescriptor: Int32
+    /// Counts the workers that have finished; the controlling loop watches it.
+    private let done: EventFD
     /// The output is /dev/null: no writer thread runs.
     private let discards: Bool
     private var threads: [CAMThread] = []
@@ -125,9 +126,7 @@ public final class CopyEngine: @unchecked Sendable {
         requests = (0...outDepth).map { WriteRequest(index: $0, segments: segments, pass: output.kind == .pass) }
         readerMailbox = try Mailbox(capacity: blockCount)
         writerMailbox = try Mailbox(capacity: blockCount)
-        let fd = ccamdd_eventfd()
-        if fd < 0 { throw CAMDDError.system("eventfd", errno, on: "camdd") }
-        doneDescriptor = fd
+        do throws(SystemError) { done = try EventFD(for: "camdd") } catch { throw CAMDDError.system(error) }
 
         var readLimit = self.maxBytes
         if input.kind == .pass || input.fileType == .blockDevice, let cap = input.capacity {
@@ -154,8 +153,6 @@ public final class CopyEngine: @unchecked Sendable {
                         report: report, spinNanoseconds: spin)
     }
 
-    deinit { close(doneDescriptor) }
-
     /// How many of the reader's blocks are device buffers (no copy in or out of the kernel).
     public var deviceBufferCount: Int { blocks.filter(\.isDeviceBuffer).count }
 
@@ -168,19 +165,17 @@ public final class CopyEngine: @unchecked Sendable {
         inputCounters.recordsLatency = summarizesLatency
         outputCounters.recordsLatency = summarizesLatency
         startTime.store(camMonotonicNanoseconds(), ordering: .relaxed)
-        let done = doneDescriptor
         let r = reader
         let w = writer
-        threads.append(CAMThread(name: "camdd-reader") {
+        // The threads hold the engine (and so `done`) until they have signalled.
+        threads.append(CAMThread(name: "camdd-reader") { [self] in
             r.run()
-            var one: UInt64 = 1
-            _ = write(done, &one, 8)
+            done.signal()
         })
         if discards { return }
-        threads.append(CAMThread(name: "camdd-writer") {
+        threads.append(CAMThread(name: "camdd-writer") { [self] in
             w.run()
-            var one: UInt64 = 1
-            _ = write(done, &one, 8)
+            done.signal()
         })
     }
 
@@ -226,25 +221,30 @@ public final class CopyEngine: @unchecked Sendable {
     public func run(signals: CopySignals?, progressIntervalMilliseconds: Int32? = nil,
                     onStatus: (CopyStatistics) -> Void = { _ in },
                     onProgress: (CopyStatistics) -> Void = { _ in }) throws(CAMDDError) -> CopyResult {
-        let loop = try EventLoop()
-        try loop.add(doneDescriptor, token: 0)
-        if let signals { try loop.add(signals.descriptor, token: 1) }
+        let loop: Epoll
+        do throws(SystemError) {
+            loop = try Epoll(capacity: 8, for: "camdd") { (loop) throws(SystemError) in
+                try loop.add(done.descriptor, .readable, token: 0, on: "camdd's workers")
+                if let signals { try loop.add(signals.descriptor, .readable, token: 1, on: "camdd's signals") }
+            }
+        } catch {
+            throw CAMDDError.system(error)
+        }
         start()
         var finished: UInt64 = 0
         let interval = progressIntervalMilliseconds.map { UInt64(max($0, 1)) * 1_000_000 }
         var nextProgress = interval.map { camMonotonicNanoseconds() + $0 }
         let workers: UInt64 = discards ? 1 : 2
         while finished < workers {
-            var timeout: Int32 = -1
+            var timeout: Duration?
             if let next = nextProgress {
                 let now = camMonotonicNanoseconds()
-                timeout = next > now ? Int32(min((next - now) / 1_000_000 + 1, 60_000)) : 0
+                timeout = next > now ? .milliseconds(min((next - now) / 1_000_000 + 1, 60_000)) : .zero
             }
-            loop.wait(timeoutMilliseconds: timeout) { token in
+            _ = try? loop.wait(timeout: timeout) { token, _ in
                 switch token {
                 case 0:
-                    var v: UInt64 = 0
-                    if read(doneDescriptor, &v, 8) == 8 { finished += v }
+                    finished += done.drain()
                 default:
                     while let signo = signals?.next() {
                         if CopySignals.isStatusSignal(signo) {
@@ -271,23 +271,25 @@ public final class CopyEngine: @unchecked Sendable {
 /// Create it first thing in `main`, before any thread starts: the signals are blocked in the
 /// creating thread and every thread started after, so that only the signalfd sees them.
 public final class CopySignals: @unchecked Sendable {
-    // The descriptor is immutable; reads from it are done by the one controlling thread.
-    public let descriptor: Int32
+    // `signals` is immutable; reads from it are done by the one controlling thread.
+    private let signals: SignalFD
+    /// The signalfd, readable while a signal is pending.
+    public var descriptor: Int32 { signals.descriptor }
 
     public init() throws(CAMDDError) {
-        let fd = ccamdd_signalfd_for_copy()
-        if fd < 0 { throw CAMDDError.system("signalfd", errno, on: "camdd") }
-        descriptor = fd
+        // Linux has no SIGINFO; SIGUSR1 stands in for it.
+        do throws(SystemError) {
+            signals = try SignalFD(blocking: [SIGINT, SIGTERM, SIGUSR1], for: "camdd")
+        } catch {
+            throw CAMDDError.system(error)
+        }
     }
-
-    deinit { close(descriptor) }
 
     /// The next pending signal, or nil.
     public func next() -> Int32? {
-        let s = ccamdd_signalfd_read(descriptor)
-        return s > 0 ? s : nil
+        (try? signals.next()) ?? nil
     }
 
-    /// SIGUSR1, or SIGINFO where the system has it.
-    public static func isStatusSignal(_ signo: Int32) -> Bool { ccamdd_is_status_signal(signo) != 0 }
+    /// SIGUSR1 (SIGINFO on FreeBSD; Linux has none).
+    public static func isStatusSignal(_ signo: Int32) -> Bool { signo == SIGUSR1 }
 }

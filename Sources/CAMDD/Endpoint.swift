@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMDD
+import CAMSystem
 import SCSI
 
 /// What a `file=` endpoint turned out to be (camdd(8)'s camdd_file_type).
@@ -265,16 +265,14 @@ public final class Endpoint: @unchecked Sendable {
             if role == .input { capacity = UInt64(st.st_size) }
         case .blockDevice:
             seekable = true
-            var s: UInt32 = 0
-            if ccamdd_block_sector_size(fd, &s) != 0 {
-                let e = errno
-                throw CAMDDError(.probeFailed, "BLKSSZGET ioctl failed on \(name): \(errnoText(e))", errno: e)
+            let s: UInt32
+            do throws(SystemError) { s = try BlockDevice.logicalBlockSize(fd, on: name) } catch {
+                throw CAMDDError(.probeFailed, "BLKSSZGET ioctl failed on \(name): \(errnoText(error.errno))", errno: error.errno)
             }
             guard s > 0 else { throw CAMDDError(.probeFailed, "BLKSSZGET ioctl returned invalid sector size 0 for \(name)") }
-            var size: UInt64 = 0
-            if ccamdd_block_size_bytes(fd, &size) != 0 {
-                let e = errno
-                throw CAMDDError(.probeFailed, "BLKGETSIZE64 ioctl failed on \(name): \(errnoText(e))", errno: e)
+            let size: UInt64
+            do throws(SystemError) { size = try BlockDevice.byteCount(fd, on: name) } catch {
+                throw CAMDDError(.probeFailed, "BLKGETSIZE64 ioctl failed on \(name): \(errnoText(error.errno))", errno: error.errno)
             }
             guard size > 0 else { throw CAMDDError(.probeFailed, "BLKGETSIZE64 ioctl returned invalid media size 0 for \(name)") }
             sector = Int(s)
@@ -311,7 +309,7 @@ public final class Endpoint: @unchecked Sendable {
                 throw CAMDDError(.badArgument, "direct I/O on \(name) needs bs= and offset= in multiples of \(alignment) (bs=\(blockSize), offset=\(options.offset))")
             }
             let fl = fcntl(fd, F_GETFL)
-            if fl < 0 || fcntl(fd, F_SETFL, fl | ccamdd_o_direct()) != 0 {
+            if fl < 0 || fcntl(fd, F_SETFL, fl | OpenFlags.direct) != 0 {
                 let e = errno
                 throw CAMDDError(.unsupported, "cannot turn on O_DIRECT for \(name): \(errnoText(e))", errno: e)
             }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMDD
+import CAMSystem
 
 /// Reads of a regular file or block device with several in flight (`depth=N` on a file
 /// input). FreeBSD's camdd queues one command at a time to files, since read(2) waits; here
@@ -14,7 +14,7 @@ import CCAMDD
 /// readable when a block finishes while the reader sleeps (`prepareToSleep`), so a busy reader
 /// takes finished blocks with no system call. Nothing is allocated per read.
 final class FileReadPool: @unchecked Sendable {
-    // @unchecked: everything below `lock` is guarded by it; `descriptor`, `fd`, `blocks` and
+    // @unchecked: everything below `lock` is guarded by it; `event`, `fd`, `blocks` and
     // the threads array (written before any thread runs, read by `shutdown`) are fixed.
     /// A read to do: into `blocks[index]`, `ask` bytes at `offset`, of which `want` count.
     private struct Request {
@@ -37,8 +37,10 @@ final class FileReadPool: @unchecked Sendable {
     private var threads: [CAMThread] = []
     private let fd: Int32
     private let blocks: [Block]
-    /// The eventfd: readable while finished blocks wait to be taken.
-    let descriptor: Int32
+    /// Readable while finished blocks wait to be taken.
+    private let event: EventFD
+    /// The eventfd, for the reader's epoll set.
+    var descriptor: Int32 { event.descriptor }
 
     /// `count`: the reads in flight at most, the reader's own included (threads: count - 1).
     init(fd: Int32, blocks: [Block], depth count: Int) throws(CAMDDError) {
@@ -46,15 +48,11 @@ final class FileReadPool: @unchecked Sendable {
         self.blocks = blocks
         finished = IndexRing(capacity: blocks.count)
         requests.reserveCapacity(blocks.count)
-        let e = ccamdd_eventfd()
-        if e < 0 { throw CAMDDError.system("eventfd", errno, on: "camdd file reads") }
-        descriptor = e
+        do throws(SystemError) { event = try EventFD(for: "camdd file reads") } catch { throw CAMDDError.system(error) }
         for i in 0..<max(1, count - 1) {
             threads.append(CAMThread(name: "camdd-fread\(i)") { [unowned self] in self.serve() })
         }
     }
-
-    deinit { close(descriptor) }
 
     /// Queues a read into `block` (its `length` gets the bytes read, `readError` the errno).
     func submit(_ block: Block, offset: UInt64, want: Int, ask: Int) {
@@ -75,8 +73,7 @@ final class FileReadPool: @unchecked Sendable {
         readerAsleep = false
         if signaled {
             signaled = false
-            var v: UInt64 = 0
-            _ = read(descriptor, &v, 8)
+            event.drain()
         }
         lock.unlock()
     }
@@ -114,8 +111,7 @@ final class FileReadPool: @unchecked Sendable {
             if readerAsleep {
                 readerAsleep = false
                 signaled = true
-                var one: UInt64 = 1
-                while write(descriptor, &one, 8) < 0 && errno == EINTR {}
+                event.signal()
             }
         }
         lock.unlock()

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMDD
+import CAMSystem
 import Synchronization
 
 /// A fixed-capacity FIFO of small integers (buffer and request indices). Its storage is
@@ -97,7 +97,7 @@ public enum StreamEnd: String, Sendable, Equatable {
 /// The eventfd is written only when the receiver said it is about to sleep, so a busy
 /// pipeline makes no system calls for its hand-overs.
 final class Mailbox: @unchecked Sendable {
-    // Everything below `lock` is guarded by it; `descriptor` is immutable.
+    // Everything below `lock` is guarded by it; `event` is immutable (and thread-safe).
     private let lock = CAMLock()
     private let items: IndexRing
     private var end: StreamEnd?
@@ -105,17 +105,15 @@ final class Mailbox: @unchecked Sendable {
     private var asleep = false
     /// Set by every post, cleared by `take`: lets a receiver spin briefly without the lock.
     private let posted = Atomic<Bool>(false)
-    /// The eventfd: readable after a post to a sleeping receiver.
-    let descriptor: Int32
+    /// Readable after a post to a sleeping receiver.
+    private let event: EventFD
+    /// The eventfd, for the receiver's epoll set.
+    var descriptor: Int32 { event.descriptor }
 
     init(capacity: Int) throws(CAMDDError) {
         items = IndexRing(capacity: capacity)
-        let fd = ccamdd_eventfd()
-        if fd < 0 { throw CAMDDError.system("eventfd", errno, on: "camdd mailbox") }
-        descriptor = fd
+        do throws(SystemError) { event = try EventFD(for: "camdd mailbox") } catch { throw CAMDDError.system(error) }
     }
-
-    deinit { close(descriptor) }
 
     /// Posts every index in `batch` (emptying it) and wakes the receiver if it sleeps.
     func post(_ batch: IndexRing) {
@@ -193,46 +191,7 @@ final class Mailbox: @unchecked Sendable {
     }
 
     /// Clears the eventfd after a wake-up.
-    func clear() {
-        var v: UInt64 = 0
-        _ = read(descriptor, &v, 8)
-    }
+    func clear() { event.drain() }
 
-    private func signal() {
-        var one: UInt64 = 1
-        while write(descriptor, &one, 8) < 0 && errno == EINTR {}
-    }
-}
-
-/// One worker's epoll set: its device's completion eventfd, its mailbox, and for pipes the
-/// descriptor itself. The event array lives on the C side's stack: waiting allocates nothing.
-final class EventLoop {
-    // Owned by one worker thread.
-    let epfd: Int32
-    private var tokens = [UInt64](repeating: 0, count: 8)
-
-    init() throws(CAMDDError) {
-        epfd = ccamdd_epoll_create()
-        if epfd < 0 { throw CAMDDError.system("epoll_create1", errno, on: "camdd") }
-    }
-
-    deinit { close(epfd) }
-
-    /// Watches `fd`; returns false when the descriptor cannot be polled (a regular file,
-    /// /dev/zero), which then counts as always ready.
-    @discardableResult
-    func add(_ fd: Int32, token: UInt64, writable: Bool = false) throws(CAMDDError) -> Bool {
-        if ccamdd_epoll_add(epfd, fd, token, writable ? 1 : 0) == 0 { return true }
-        if errno == EPERM { return false }
-        throw CAMDDError.system("epoll_ctl", errno, on: "descriptor \(fd)")
-    }
-
-    /// Waits for events; calls `body` with each token.
-    func wait(timeoutMilliseconds: Int32 = -1, _ body: (UInt64) -> Void) {
-        let n = tokens.withUnsafeMutableBufferPointer { p in
-            ccamdd_epoll_wait(epfd, p.baseAddress, Int32(p.count), timeoutMilliseconds)
-        }
-        if n <= 0 { return }
-        for i in 0..<Int(n) { body(tokens[i]) }
-    }
+    private func signal() { event.signal() }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CAM
+import CAMSystem
 import SCSI
 
 /// The reader thread (camdd(8)'s camdd_worker for the input device): keeps up to `depth`
@@ -20,6 +21,8 @@ final class Reader: @unchecked Sendable {
     let counters: EndpointCounters
     let settings: IOSettings
     let report: @Sendable (String) -> Void
+    /// A pipe or terminal and the mailbox, for `waitForStream` (made once: waits allocate nothing).
+    private var streamPoll = PollSet(capacity: 2)
     /// Output to /dev/null: blocks are counted here as written and go straight back to the
     /// free list instead of to a writer.
     let discardCounters: EndpointCounters?
@@ -81,21 +84,22 @@ final class Reader: @unchecked Sendable {
             endpoint.handle?.stopPolling()
             pool?.shutdown()
         }
-        let loop: EventLoop
-        do {
-            loop = try EventLoop()
-            try loop.add(mailbox.descriptor, token: 0)
-            if let pool { try loop.add(pool.descriptor, token: 1) }
-            if let h = endpoint.handle {
-                try loop.add(h.descriptor, token: 1)
-                // Polled completion: the SIM's descriptors wake this thread, and `get` below
-                // takes the completions itself (no hand-over from a SIM thread).
-                if endpoint.options.poll, let fds = h.startPolling() {
-                    for fd in fds { try loop.add(fd, token: 2) }
+        let loop: Epoll
+        do throws(SystemError) {
+            loop = try Epoll(capacity: 8, for: "the camdd reader") { (loop) throws(SystemError) in
+                try loop.add(mailbox.descriptor, .readable, token: 0, on: "the camdd reader's mailbox")
+                if let pool { try loop.add(pool.descriptor, .readable, token: 1, on: "camdd file reads") }
+                if let h = endpoint.handle {
+                    try loop.add(h.descriptor, .readable, token: 1, on: h.name)
+                    // Polled completion: the SIM's descriptors wake this thread, and `get` below
+                    // takes the completions itself (no hand-over from a SIM thread).
+                    if endpoint.options.poll, let fds = h.startPolling() {
+                        for fd in fds { try loop.add(fd, .readable, token: 2, on: "\(h.name)'s SIM") }
+                    }
                 }
             }
         } catch {
-            fail("camdd: \(error)")
+            fail("camdd: \(CAMDDError.system(error))")
             finish()
             return
         }
@@ -142,7 +146,7 @@ final class Reader: @unchecked Sendable {
                 if spinNanoseconds > 0 && pool == nil && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
                 if let pool, !pool.prepareToSleep() { continue }
                 if mailbox.prepareToSleep() {
-                    loop.wait { token in if token == 0 { mailbox.clear() } }
+                    _ = try? loop.wait { token, _ in if token == 0 { mailbox.clear() } }
                 }
             }
         }
@@ -398,19 +402,14 @@ final class Reader: @unchecked Sendable {
     /// Waits until a pipe or terminal can be read or written, or a stop is posted, so that a
     /// SIGINT is not stuck behind a read that never returns.
     func waitForStream(_ fd: Int32, events: Int16) -> StreamWait {
-        var fds = (pollfd(fd: fd, events: events, revents: 0),
-                   pollfd(fd: mailbox.descriptor, events: Int16(POLLIN), revents: 0))
+        streamPoll.removeAll()
+        streamPoll.append(fd, events: events)
+        streamPoll.append(mailbox.descriptor, events: Int16(POLLIN))
         while true {
             if mailbox.isStopRequested { return .stop }
-            let rc = withUnsafeMutablePointer(to: &fds) { p in
-                p.withMemoryRebound(to: pollfd.self, capacity: 2) { poll($0, 2, -1) }
-            }
-            if rc < 0 {
-                if errno == EINTR { continue }
-                return .ready
-            }
-            if fds.0.revents != 0 { return .ready }
-            if fds.1.revents != 0 { mailbox.clear() }
+            guard (try? streamPoll.wait(timeout: nil, on: endpoint.name)) != nil else { return .ready }
+            if streamPoll.revents(0) != 0 { return .ready }
+            if streamPoll.revents(1) != 0 { mailbox.clear() }
         }
     }
 

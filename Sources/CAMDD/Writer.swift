@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMDD
+import CAMSystem
 import SCSI
 
 /// The writer thread (camdd(8)'s camdd_worker for the output device): builds requests of its
@@ -20,6 +20,8 @@ final class Writer: @unchecked Sendable {
     let mailbox: Mailbox
     unowned let peer: Mailbox
     let counters: EndpointCounters
+    /// A pipe or terminal and the mailbox, for `waitForStream` (made once: waits allocate nothing).
+    private var streamPoll = PollSet(capacity: 2)
     let settings: IOSettings
     let report: @Sendable (String) -> Void
     /// Bytes the output can take from its offset (end of a device), nil: no end.
@@ -86,20 +88,21 @@ final class Writer: @unchecked Sendable {
     func run() {
         // Completions go back to the SIM's threads once this thread no longer asks for them.
         defer { endpoint.handle?.stopPolling() }
-        let loop: EventLoop
-        do {
-            loop = try EventLoop()
-            try loop.add(mailbox.descriptor, token: 0)
-            if let h = endpoint.handle {
-                try loop.add(h.descriptor, token: 1)
-                // Polled completion: the SIM's descriptors wake this thread, and `get` below
-                // takes the completions itself (no hand-over from a SIM thread).
-                if endpoint.options.poll, let fds = h.startPolling() {
-                    for fd in fds { try loop.add(fd, token: 2) }
+        let loop: Epoll
+        do throws(SystemError) {
+            loop = try Epoll(capacity: 8, for: "the camdd writer") { (loop) throws(SystemError) in
+                try loop.add(mailbox.descriptor, .readable, token: 0, on: "the camdd writer's mailbox")
+                if let h = endpoint.handle {
+                    try loop.add(h.descriptor, .readable, token: 1, on: h.name)
+                    // Polled completion: the SIM's descriptors wake this thread, and `get` below
+                    // takes the completions itself (no hand-over from a SIM thread).
+                    if endpoint.options.poll, let fds = h.startPolling() {
+                        for fd in fds { try loop.add(fd, .readable, token: 2, on: "\(h.name)'s SIM") }
+                    }
                 }
             }
         } catch {
-            fail("camdd: \(error)")
+            fail("camdd: \(CAMDDError.system(error))")
             peer.postStop()
             return
         }
@@ -132,7 +135,7 @@ final class Writer: @unchecked Sendable {
                 // the peer is a file too (its next post is microseconds away).
                 if spinNanoseconds > 0 && mailbox.spin(nanoseconds: spinNanoseconds) { continue }
                 if mailbox.prepareToSleep() {
-                    loop.wait { token in if token == 0 { mailbox.clear() } }
+                    _ = try? loop.wait { token, _ in if token == 0 { mailbox.clear() } }
                 }
             }
         }
@@ -328,7 +331,7 @@ final class Writer: @unchecked Sendable {
             if total % a != 0, !directOff {
                 // The unaligned tail of a regular file: O_DIRECT cannot write it, so turn it off.
                 let fl = fcntl(fd, F_GETFL)
-                _ = fcntl(fd, F_SETFL, fl & ~ccamdd_o_direct())
+                _ = fcntl(fd, F_SETFL, fl & ~OpenFlags.direct)
                 directOff = true
             }
             var aligned = true
@@ -389,19 +392,14 @@ final class Writer: @unchecked Sendable {
 
     /// Waits until a pipe can take data, or a stop is posted. False: stop.
     private func waitForStream(_ fd: Int32) -> Bool {
-        var fds = (pollfd(fd: fd, events: Int16(POLLOUT), revents: 0),
-                   pollfd(fd: mailbox.descriptor, events: Int16(POLLIN), revents: 0))
+        streamPoll.removeAll()
+        streamPoll.append(fd, events: Int16(POLLOUT))
+        streamPoll.append(mailbox.descriptor, events: Int16(POLLIN))
         while true {
             if mailbox.isStopRequested { return false }
-            let rc = withUnsafeMutablePointer(to: &fds) { p in
-                p.withMemoryRebound(to: pollfd.self, capacity: 2) { poll($0, 2, -1) }
-            }
-            if rc < 0 {
-                if errno == EINTR { continue }
-                return true
-            }
-            if fds.0.revents != 0 { return true }
-            if fds.1.revents != 0 { mailbox.clear() }
+            guard (try? streamPoll.wait(timeout: nil, on: endpoint.name)) != nil else { return true }
+            if streamPoll.revents(0) != 0 { return true }
+            if streamPoll.revents(1) != 0 { mailbox.clear() }
         }
     }
 }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAM
+import CAMSystem
 
 /// A disk's completions for pass handles that poll (`CAMPollingSIM`): the emulator's timer
 /// and I/O threads park a finished CCB here when its device is polled (`CCB.isDevicePolled`)
@@ -12,24 +12,19 @@ import CCAM
 ///
 /// Its lock is a leaf, held while calling nothing but eventfd reads and writes.
 final class PolledCompletions: @unchecked Sendable {
-    // @unchecked: `parked` and `descriptor` are guarded by `lock`.
+    // @unchecked: `parked` and `event` are guarded by `lock`.
     private let lock = CAMLock()
     private var parked: [(CCB, CAMBus)] = []
     /// Readable while CCBs are parked; made by the first `descriptorForPolling`, closed with
     /// the disk (the SIM keeps polled disks, so it stays valid while anyone may watch it).
-    private var descriptor: Int32 = -1
-
-    deinit { if descriptor >= 0 { close(descriptor) } }
+    private var event: EventFD?
 
     /// The descriptor pollers watch (made on first use), or nil when eventfd fails.
     func descriptorForPolling() -> Int32? {
         lock.lock()
         defer { lock.unlock() }
-        if descriptor < 0 {
-            descriptor = ccam_eventfd_nonblocking(0)
-            if descriptor < 0 { return nil }
-        }
-        return descriptor
+        if event == nil { event = try? EventFD(for: "an emulated disk's polled completions") }
+        return event?.descriptor
     }
 
     /// A finished CCB: parked while its device is polled, else handed to CAM.
@@ -37,11 +32,8 @@ final class PolledCompletions: @unchecked Sendable {
         lock.lock()
         // Checked under the lock: CAM marks the device unpolled before its flushing poll takes
         // this lock, so a CCB parked here is always seen by that poll or a later one.
-        if descriptor >= 0 && ccb.isDevicePolled {
-            if parked.isEmpty {
-                var one: UInt64 = 1
-                while write(descriptor, &one, 8) < 0 && errno == EINTR {}
-            }
+        if event != nil && ccb.isDevicePolled {
+            if parked.isEmpty { event?.signal() }
             parked.append((ccb, bus))
             lock.unlock()
             return
@@ -56,8 +48,7 @@ final class PolledCompletions: @unchecked Sendable {
         guard !parked.isEmpty else { lock.unlock(); return 0 }
         let taken = parked
         parked.removeAll(keepingCapacity: true)
-        var v: UInt64 = 0
-        while read(descriptor, &v, 8) < 0 && errno == EINTR {}
+        event?.drain()
         lock.unlock()
         for (ccb, bus) in taken { bus.complete(ccb) }
         return taken.count

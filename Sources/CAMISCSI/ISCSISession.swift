@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CAM
+import CAMSystem
 import CLibISCSI
 import SCSI
 import Synchronization
@@ -128,7 +129,7 @@ public final class ISCSISession: @unchecked Sendable {
     private var polledLUNs: [UInt64] = []
     /// The epoll set pollers watch (`startPolling`): the socket while logged in and polled.
     /// Made on the first `startPolling`, closed with the session.
-    private var pollSet: Int32 = -1
+    private var pollSet: Epoll?
     private var watchedFD: Int32 = -1
     private var watchedOut = false
     /// Commands out for LUNs nobody polls: the service thread watches the socket for them.
@@ -139,7 +140,8 @@ public final class ISCSISession: @unchecked Sendable {
     /// the next context.
     private var contextGeneration: UInt64 = 0
 
-    private let wakeFD: Int32
+    /// Wakes the service thread.
+    private let wake: EventFD
     private var thread: CAMThread?
     private var serviceThreadID = pthread_t()
 
@@ -171,12 +173,11 @@ public final class ISCSISession: @unchecked Sendable {
         taken.reserveCapacity(n)
         takenAborts = []
         takenAborts.reserveCapacity(n)
-        let fd = camiscsi_eventfd_nonblocking()
-        guard fd >= 0 else {
-            let e = Glibc.errno
-            throw ISCSIError(.systemCall, "eventfd for the iSCSI session to \(url): \(String(cString: strerror(e)))", errno: e)
+        do throws(SystemError) {
+            wake = try EventFD(for: "the iSCSI session to \(url)")
+        } catch {
+            throw ISCSIError(.systemCall, "eventfd for the iSCSI session to \(url): \(error.text)", errno: error.errno)
         }
-        wakeFD = fd
         var made: [ISCSISlot] = []
         made.reserveCapacity(n)
         for i in 0..<n { made.append(ISCSISlot(index: i, maxSegments: max(1, options.maxSegments))) }
@@ -212,8 +213,6 @@ public final class ISCSISession: @unchecked Sendable {
 
     deinit {
         close()
-        Glibc.close(wakeFD)
-        if pollSet >= 0 { Glibc.close(pollSet) }
         ISCSISecrets.unregister(url)
         for s in slots { s.free() }
     }
@@ -386,8 +385,8 @@ public final class ISCSISession: @unchecked Sendable {
     public func startPolling(lun: UInt64) -> Int32? {
         let inline = isDriverThread
         if !inline { acquireRole() }
-        if pollSet < 0 { pollSet = camiscsi_epoll_create() }
-        let fd = pollSet
+        if pollSet == nil { pollSet = try? Epoll(capacity: 1, for: "the iSCSI session to \(url)") }
+        let fd = pollSet?.descriptor ?? -1
         let stopping = lock.withLock { () -> Bool in
             if !sharedStopping && fd >= 0 {
                 sharedPolling = true
@@ -475,7 +474,7 @@ public final class ISCSISession: @unchecked Sendable {
     /// at the next `poll`, which the poller makes before it sleeps, so they need no wake-up and
     /// no epoll_ctl call each).
     private func syncPollSet(flushed: Bool) {
-        guard pollSet >= 0 else { return }
+        guard pollSet != nil else { return }
         var want: Int32 = -1
         var out = false
         if !polledLUNs.isEmpty, link == .up, let c = ctx {
@@ -484,33 +483,49 @@ public final class ISCSISession: @unchecked Sendable {
         }
         if want != watchedFD {
             forgetSocket()
-            if want >= 0 && camiscsi_epoll_watch(pollSet, want, 1, out ? 1 : 0) == 0 {
+            if want >= 0 && watch(want, add: true, out: out) {
                 watchedFD = want
                 watchedOut = out
             }
         } else if want >= 0 && out != watchedOut {
-            if camiscsi_epoll_watch(pollSet, want, 0, out ? 1 : 0) == 0 { watchedOut = out }
+            if watch(want, add: false, out: out) { watchedOut = out }
+        }
+    }
+
+    /// Adds the socket to the poll set or changes its events: always readable and hang-up,
+    /// writable when `out`. False when epoll refused.
+    private func watch(_ fd: Int32, add: Bool, out: Bool) -> Bool {
+        let events: Epoll.Events = out ? [.readable, .readHangup, .writable] : [.readable, .readHangup]
+        do throws(SystemError) {
+            if add {
+                try pollSet?.add(fd, events, token: 0, on: "the iSCSI socket")
+            } else {
+                try pollSet?.modify(fd, events, token: 0, on: "the iSCSI socket")
+            }
+            return true
+        } catch {
+            return false
         }
     }
 
     /// Takes the socket out of the poll set (before libiscsi closes it: a new socket may get
     /// the same number).
     private func forgetSocket() {
-        if watchedFD >= 0 { _ = camiscsi_epoll_forget(pollSet, watchedFD) }
+        if watchedFD >= 0 { pollSet?.remove(watchedFD) }
         watchedFD = -1
         watchedOut = false
     }
 
     private func signalThread() {
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeFD, $0.baseAddress, 8) }
+        wake.signal()
     }
 
     // MARK: the service thread
 
     private func run() {
         lock.withLock { serviceThreadID = pthread_self() }
-        var fds = [pollfd](repeating: pollfd(), count: 2)
+        // The eventfd and libiscsi's socket (which changes on reconnection).
+        var fds = PollSet(capacity: 2)
         var revents: Int32 = 0
         var seenGeneration: UInt64 = 0
         while true {
@@ -544,9 +559,9 @@ public final class ISCSISession: @unchecked Sendable {
             // Sleep on the eventfd and libiscsi's socket; at most a second, for time-outs.
             // While LUNs are polled and logged in, the pollers watch the socket: this thread
             // does only for commands of LUNs nobody polls, or when pollers have gone quiet.
-            fds[0] = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
-            var count = 1
-            var timeout: Int32 = 1_000
+            fds.removeAll()
+            fds.append(wake.descriptor, events: Int16(POLLIN))
+            var timeout: Int64 = 1_000
             if let c = ctx, link != .down {
                 let polled = !polledLUNs.isEmpty && link == .up
                 let quiet = camiscsi_coarse_nanoseconds() &- lastPoll.load(ordering: .relaxed) > 200_000_000
@@ -554,23 +569,19 @@ public final class ISCSISession: @unchecked Sendable {
                     let events = iscsi_which_events(c)
                     let fd = iscsi_get_fd(c)
                     if fd >= 0 && events != 0 {
-                        fds[1] = pollfd(fd: fd, events: Int16(truncatingIfNeeded: events), revents: 0)
-                        count = 2
+                        fds.append(fd, events: Int16(truncatingIfNeeded: events))
                     }
                 }
                 if polled { timeout = 100 }
             }
-            if link == .down || (count == 1 && ctx != nil) { timeout = 100 }
+            if link == .down || (fds.count == 1 && ctx != nil) { timeout = 100 }
             seenGeneration = contextGeneration
             releaseRole()
             let hasWork = lock.withLock { !sharedSubmitted.isEmpty || !sharedAborts.isEmpty || sharedStopping }
             if hasWork { timeout = 0 }
-            let rc = fds.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t(count), timeout) }
-            if rc > 0 && fds[0].revents != 0 {
-                var value: UInt64 = 0
-                _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeFD, $0.baseAddress, 8) }
-            }
-            revents = count == 2 && rc > 0 ? Int32(fds[1].revents) : 0
+            let rc = (try? fds.wait(timeout: .milliseconds(timeout), on: "the iSCSI session to \(url)")) ?? -1
+            if rc > 0 && fds.revents(0) != 0 { wake.drain() }
+            revents = fds.count == 2 && rc > 0 ? Int32(fds.revents(1)) : 0
         }
     }
 

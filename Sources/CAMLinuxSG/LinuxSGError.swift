@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAMSystem
 
 /// The error every call of this module throws: a stable code, the errno where there is one,
 /// and a message that names the call and the device ("write on /dev/sg2: ...").
@@ -40,6 +41,11 @@ public struct LinuxSGError: Error, Sendable, Equatable, CustomStringConvertible 
         self.code = code
         self.message = message
         self.errno = errno
+    }
+
+    /// A failed call of CAMSystem's wrappers, keeping its call, object and errno.
+    static func system(_ error: SystemError) -> LinuxSGError {
+        system(error.call, error.errno, on: error.object)
     }
 
     /// A failed system call: the call, the device, the errno's text, and a hint where one helps.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMLinuxSG
+import CCAMSystem
 import SCSI
 
 /// The Linux sg SIM: every `/dev/sgN` of one Linux SCSI host and channel as one CAM bus,

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCAMLinuxSG
+import CCAMSystem
 import SCSI
 
 /// An open `/dev/sgN`: the sg driver's asynchronous v3 interface, the Linux counterpart of
@@ -15,7 +15,7 @@ import SCSI
 /// are safe (the driver locks per descriptor); the descriptor closes when the value goes away.
 public struct SGDescriptor: ~Copyable, Sendable {
     /// Commands a descriptor may have started and not yet collected (SG_MAX_QUEUE).
-    public static let maxOutstanding = Int(CCAMLINUXSG_SG_MAX_QUEUE)
+    public static let maxOutstanding = Int(CCAMSYSTEM_SG_MAX_QUEUE)
 
     /// The file descriptor, for epoll. Owned by this value: do not close it.
     public let fd: Int32
@@ -127,7 +127,7 @@ public struct SGDescriptor: ~Copyable, Sendable {
 
     /// Open descriptors on the device, all processes (SG_GET_ACCESS_COUNT).
     public func accessCount() throws(LinuxSGError) -> Int {
-        try getInt(CCAMLINUXSG_SG_GET_ACCESS_COUNT, "SG_GET_ACCESS_COUNT")
+        try getInt(CCAMSYSTEM_SG_GET_ACCESS_COUNT, "SG_GET_ACCESS_COUNT")
     }
 
     /// The descriptor's reserved buffer, used by one command at a time (SG_GET_RESERVED_SIZE).
@@ -160,7 +160,7 @@ public struct SGDescriptor: ~Copyable, Sendable {
     /// What the descriptor has outstanding (SG_GET_REQUEST_TABLE): started and completed
     /// commands not yet collected.
     public func requestTable() throws(LinuxSGError) -> [SGRequestInfo] {
-        let rows = Int(CCAMLINUXSG_SG_REQUEST_TABLE_ROWS)
+        let rows = Int(CCAMSYSTEM_SG_REQUEST_TABLE_ROWS)
         let table = UnsafeMutableBufferPointer<sg_req_info>.allocate(capacity: rows)
         defer { table.deallocate() }
         table.initialize(repeating: sg_req_info())
@@ -172,7 +172,7 @@ public struct SGDescriptor: ~Copyable, Sendable {
     /// `escalate` false, only that reset is tried (SG_SCSI_RESET_NO_ESCALATE).
     public func reset(_ kind: SGResetKind, escalate: Bool = false) throws(LinuxSGError) {
         var value = kind.rawValue
-        if !escalate && kind != .nothing { value |= CCAMLINUXSG_SG_SCSI_RESET_NO_ESCALATE }
+        if !escalate && kind != .nothing { value |= CCAMSYSTEM_SG_SCSI_RESET_NO_ESCALATE }
         _ = try SGSystem.ioctl(fd, SG_SCSI_RESET, "SG_SCSI_RESET(\(kind))", &value, on: path)
     }
 

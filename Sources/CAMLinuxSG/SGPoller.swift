@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMLinuxSG
+import CAMSystem
 
 /// One thread that waits in epoll on many sg descriptors and calls each one's handler when it
 /// has completions to collect or its device went away. The Linux counterpart of the select(2)
@@ -17,7 +17,8 @@ import CCAMLinuxSG
 /// has collected everything or given up waiting.
 public final class SGPoller: @unchecked Sendable {
     // @unchecked: `registrations`, `tokens`, `draining`, `nextToken`, `dispatching` and
-    // `stopping` are guarded by `lock`; `epollFD`, `wakeFD` are set in init and never change;
+    // `stopping` are guarded by `lock`; `epoll`, `wake` are set in init and never change
+    // (epoll_ctl and eventfd writes are thread-safe; only the poller's thread waits);
     // `thread` is guarded by `lock`.
 
     /// Why a handler is called.
@@ -47,8 +48,8 @@ public final class SGPoller: @unchecked Sendable {
     private var nextToken: UInt64 = 1
     private var dispatching: UInt64 = 0
     private var stopping = false
-    private let epollFD: Int32
-    private let wakeFD: Int32
+    private let epoll: Epoll
+    private let wake: EventFD
     private var thread: CAMThread?
     private let threadID = CAMLockedBox<pthread_t?>(nil)
 
@@ -57,28 +58,16 @@ public final class SGPoller: @unchecked Sendable {
 
     /// Starts the poller's thread, named `name` (15 bytes are kept).
     public init(name: String = "sg-poller") throws(LinuxSGError) {
-        epollFD = try SGSystem.epollCreate()
-        do {
-            wakeFD = try SGSystem.eventFD()
+        do throws(SystemError) {
+            let wake = try EventFD(for: "the sg poller")
+            epoll = try Epoll(capacity: 64, for: "the sg poller") { (set) throws(SystemError) in
+                try set.add(wake.descriptor, .readable, token: Self.wakeToken, on: "the sg poller")
+            }
+            self.wake = wake
         } catch {
-            SGSystem.close(epollFD)
-            throw error
-        }
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.u64 = Self.wakeToken
-        if epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) != 0 {
-            let e = errno
-            SGSystem.close(wakeFD)
-            SGSystem.close(epollFD)
-            throw LinuxSGError.system("epoll_ctl", e, on: "the sg poller")
+            throw LinuxSGError.system(error)
         }
         thread = CAMThread(name: name) { [self] in run() }
-    }
-
-    deinit {
-        SGSystem.close(wakeFD)
-        SGSystem.close(epollFD)
     }
 
     /// Polls `fd` (an sg descriptor at `device`) and calls `handler` on the poller's thread.
@@ -100,16 +89,14 @@ public final class SGPoller: @unchecked Sendable {
         registrations[token] = Registration(fd: fd, device: device, handler: handler)
         tokens[fd] = token
         lock.unlock()
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
-        event.data.u64 = token
-        if epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) != 0 {
-            let e = errno
+        do throws(SystemError) {
+            try epoll.add(fd, [.readable, .readHangup], token: token, on: device)
+        } catch {
             lock.withLock {
                 registrations[token] = nil
                 tokens[fd] = nil
             }
-            throw LinuxSGError.system("epoll_ctl(EPOLL_CTL_ADD)", e, on: device)
+            throw LinuxSGError.system(error)
         }
     }
 
@@ -121,7 +108,7 @@ public final class SGPoller: @unchecked Sendable {
         registrations[token] = nil
         draining.remove(token)
         // ENOENT/EBADF: already removed after a hang-up, or closed; either way not polled.
-        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        epoll.remove(fd)
         if !isPollerThread() {
             while dispatching == token { idle.wait(lock) }
         }
@@ -136,7 +123,7 @@ public final class SGPoller: @unchecked Sendable {
             thread = nil
             return t
         }
-        SGSystem.signal(eventFD: wakeFD)
+        wake.signal()
         if let t, !isPollerThread() { t.join() }
     }
 
@@ -147,41 +134,35 @@ public final class SGPoller: @unchecked Sendable {
 
     private func run() {
         threadID.withLock { $0 = pthread_self() }
-        let capacity: Int32 = 64
-        // Allocated once for the life of the loop (STYLE: the event array allocated once).
-        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
-        defer { events.deallocate() }
+        let drainInterval = Duration.milliseconds(Self.drainIntervalMilliseconds)
         while true {
-            let timeout = lock.withLock { draining.isEmpty } ? -1 : Self.drainIntervalMilliseconds
-            let n: Int
+            let timeout: Duration? = lock.withLock { draining.isEmpty } ? nil : drainInterval
             do {
-                n = try SGSystem.epollWait(epollFD, events, capacity, timeoutMilliseconds: timeout)
+                // The event array is the set's own, allocated once (STYLE).
+                try epoll.wait(timeout: timeout) { token, mask in
+                    if token == Self.wakeToken {
+                        wake.drain()
+                        return
+                    }
+                    let hungUp = !mask.isDisjoint(with: [.hangup, .error, .readHangup])
+                    dispatch(token) { r in
+                        // The hang-up first: completions read in the same round then already
+                        // belong to a device that is going.
+                        if hungUp {
+                            let first: Bool = lock.withLock {
+                                guard registrations[token] != nil, !draining.contains(token) else { return false }
+                                draining.insert(token)
+                                epoll.remove(r.fd)
+                                return true
+                            }
+                            if first { r.handler(.hangup) }
+                        }
+                        if mask.contains(.readable) || hungUp { r.handler(.readable) }
+                    }
+                }
             } catch {
                 // epoll_wait fails only for a broken epoll descriptor; nothing left to poll.
                 return
-            }
-            for i in 0..<n {
-                let token = events[i].data.u64
-                let mask = events[i].events
-                if token == Self.wakeToken {
-                    SGSystem.drain(eventFD: wakeFD)
-                    continue
-                }
-                let hungUp = mask & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
-                dispatch(token) { r in
-                    // The hang-up first: completions read in the same round then already
-                    // belong to a device that is going.
-                    if hungUp {
-                        let first: Bool = lock.withLock {
-                            guard registrations[token] != nil, !draining.contains(token) else { return false }
-                            draining.insert(token)
-                            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, r.fd, nil)
-                            return true
-                        }
-                        if first { r.handler(.hangup) }
-                    }
-                    if mask & EPOLLIN.rawValue != 0 || hungUp { r.handler(.readable) }
-                }
             }
             // Hung-up descriptors: collect what completes after the removal.
             for token in lock.withLock({ Array(draining) }) {

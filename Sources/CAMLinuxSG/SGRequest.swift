@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCAMLinuxSG
+import CCAMSystem
 
 /// A command time-out as the sg driver takes it (sg_io_hdr.timeout, in milliseconds).
 ///
@@ -30,10 +30,10 @@ public enum SGTimeout: Sendable, Equatable, CustomStringConvertible {
     /// The value for sg_io_hdr.timeout.
     public var rawValue: UInt32 {
         switch self {
-        case .deviceDefault: return CCAMLINUXSG_TIMEOUT_DEVICE_DEFAULT
-        case .none: return CCAMLINUXSG_TIMEOUT_NONE
+        case .deviceDefault: return CCAMSYSTEM_TIMEOUT_DEVICE_DEFAULT
+        case .none: return CCAMSYSTEM_TIMEOUT_NONE
         // A caller's 0 must not turn into "the device's default", nor UINT_MAX into "never".
-        case .milliseconds(let ms): return min(max(ms, 1), CCAMLINUXSG_TIMEOUT_NONE - 1)
+        case .milliseconds(let ms): return min(max(ms, 1), CCAMSYSTEM_TIMEOUT_NONE - 1)
         }
     }
 
@@ -74,13 +74,13 @@ public struct SGFlags: OptionSet, Sendable {
     public static let directIO = SGFlags(rawValue: UInt32(SG_FLAG_DIRECT_IO))
     /// SG_FLAG_Q_AT_TAIL: queue at the tail of the device's queue. The driver's default is the
     /// head, which reorders a stream of commands; CAM's ordering wants the tail.
-    public static let queueAtTail = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_Q_AT_TAIL))
+    public static let queueAtTail = SGFlags(rawValue: UInt32(CCAMSYSTEM_SG_FLAG_Q_AT_TAIL))
     /// SG_FLAG_Q_AT_HEAD: the head, explicitly.
-    public static let queueAtHead = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_Q_AT_HEAD))
+    public static let queueAtHead = SGFlags(rawValue: UInt32(CCAMSYSTEM_SG_FLAG_Q_AT_HEAD))
     /// SG_FLAG_MMAP_IO: the data is the descriptor's mmap-ed reserved buffer (dxferp ignored).
-    public static let mmapIO = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_MMAP_IO))
+    public static let mmapIO = SGFlags(rawValue: UInt32(CCAMSYSTEM_SG_FLAG_MMAP_IO))
     /// SG_FLAG_NO_DXFER: no copy between the kernel's buffers and user memory.
-    public static let noDataTransfer = SGFlags(rawValue: UInt32(CCAMLINUXSG_SG_FLAG_NO_DXFER))
+    public static let noDataTransfer = SGFlags(rawValue: UInt32(CCAMSYSTEM_SG_FLAG_NO_DXFER))
 }
 
 /// One command for the sg driver's v3 interface: an `sg_io_hdr` being filled in.
@@ -180,27 +180,27 @@ public struct SGCompletion: Sendable, Equatable, CustomStringConvertible {
 
 /// The host status codes (the kernel's `enum host_status`, DID_*).
 public enum SGHostStatus {
-    public static let ok = UInt16(CCAMLINUXSG_DID_OK)
-    public static let noConnect = UInt16(CCAMLINUXSG_DID_NO_CONNECT)
-    public static let busBusy = UInt16(CCAMLINUXSG_DID_BUS_BUSY)
-    public static let timeOut = UInt16(CCAMLINUXSG_DID_TIME_OUT)
-    public static let badTarget = UInt16(CCAMLINUXSG_DID_BAD_TARGET)
-    public static let abort = UInt16(CCAMLINUXSG_DID_ABORT)
-    public static let parity = UInt16(CCAMLINUXSG_DID_PARITY)
-    public static let error = UInt16(CCAMLINUXSG_DID_ERROR)
-    public static let reset = UInt16(CCAMLINUXSG_DID_RESET)
-    public static let badInterrupt = UInt16(CCAMLINUXSG_DID_BAD_INTR)
-    public static let passThrough = UInt16(CCAMLINUXSG_DID_PASSTHROUGH)
-    public static let softError = UInt16(CCAMLINUXSG_DID_SOFT_ERROR)
-    public static let immediateRetry = UInt16(CCAMLINUXSG_DID_IMM_RETRY)
-    public static let requeue = UInt16(CCAMLINUXSG_DID_REQUEUE)
-    public static let transportDisrupted = UInt16(CCAMLINUXSG_DID_TRANSPORT_DISRUPTED)
-    public static let transportFailfast = UInt16(CCAMLINUXSG_DID_TRANSPORT_FAILFAST)
-    public static let targetFailure = UInt16(CCAMLINUXSG_DID_TARGET_FAILURE)
-    public static let nexusFailure = UInt16(CCAMLINUXSG_DID_NEXUS_FAILURE)
-    public static let allocFailure = UInt16(CCAMLINUXSG_DID_ALLOC_FAILURE)
-    public static let mediumError = UInt16(CCAMLINUXSG_DID_MEDIUM_ERROR)
-    public static let transportMarginal = UInt16(CCAMLINUXSG_DID_TRANSPORT_MARGINAL)
+    public static let ok = UInt16(CCAMSYSTEM_DID_OK)
+    public static let noConnect = UInt16(CCAMSYSTEM_DID_NO_CONNECT)
+    public static let busBusy = UInt16(CCAMSYSTEM_DID_BUS_BUSY)
+    public static let timeOut = UInt16(CCAMSYSTEM_DID_TIME_OUT)
+    public static let badTarget = UInt16(CCAMSYSTEM_DID_BAD_TARGET)
+    public static let abort = UInt16(CCAMSYSTEM_DID_ABORT)
+    public static let parity = UInt16(CCAMSYSTEM_DID_PARITY)
+    public static let error = UInt16(CCAMSYSTEM_DID_ERROR)
+    public static let reset = UInt16(CCAMSYSTEM_DID_RESET)
+    public static let badInterrupt = UInt16(CCAMSYSTEM_DID_BAD_INTR)
+    public static let passThrough = UInt16(CCAMSYSTEM_DID_PASSTHROUGH)
+    public static let softError = UInt16(CCAMSYSTEM_DID_SOFT_ERROR)
+    public static let immediateRetry = UInt16(CCAMSYSTEM_DID_IMM_RETRY)
+    public static let requeue = UInt16(CCAMSYSTEM_DID_REQUEUE)
+    public static let transportDisrupted = UInt16(CCAMSYSTEM_DID_TRANSPORT_DISRUPTED)
+    public static let transportFailfast = UInt16(CCAMSYSTEM_DID_TRANSPORT_FAILFAST)
+    public static let targetFailure = UInt16(CCAMSYSTEM_DID_TARGET_FAILURE)
+    public static let nexusFailure = UInt16(CCAMSYSTEM_DID_NEXUS_FAILURE)
+    public static let allocFailure = UInt16(CCAMSYSTEM_DID_ALLOC_FAILURE)
+    public static let mediumError = UInt16(CCAMSYSTEM_DID_MEDIUM_ERROR)
+    public static let transportMarginal = UInt16(CCAMSYSTEM_DID_TRANSPORT_MARGINAL)
 
     private static let names = [
         "DID_OK", "DID_NO_CONNECT", "DID_BUS_BUSY", "DID_TIME_OUT", "DID_BAD_TARGET", "DID_ABORT",
@@ -218,15 +218,15 @@ public enum SGHostStatus {
 
 /// The driver status codes (DRIVER_*, the low nibble of sg_io_hdr.driver_status).
 public enum SGDriverStatus {
-    public static let ok = UInt16(CCAMLINUXSG_DRIVER_OK)
-    public static let busy = UInt16(CCAMLINUXSG_DRIVER_BUSY)
-    public static let soft = UInt16(CCAMLINUXSG_DRIVER_SOFT)
-    public static let media = UInt16(CCAMLINUXSG_DRIVER_MEDIA)
-    public static let error = UInt16(CCAMLINUXSG_DRIVER_ERROR)
-    public static let invalid = UInt16(CCAMLINUXSG_DRIVER_INVALID)
-    public static let timeout = UInt16(CCAMLINUXSG_DRIVER_TIMEOUT)
-    public static let hard = UInt16(CCAMLINUXSG_DRIVER_HARD)
-    public static let sense = UInt16(CCAMLINUXSG_DRIVER_SENSE)
+    public static let ok = UInt16(CCAMSYSTEM_DRIVER_OK)
+    public static let busy = UInt16(CCAMSYSTEM_DRIVER_BUSY)
+    public static let soft = UInt16(CCAMSYSTEM_DRIVER_SOFT)
+    public static let media = UInt16(CCAMSYSTEM_DRIVER_MEDIA)
+    public static let error = UInt16(CCAMSYSTEM_DRIVER_ERROR)
+    public static let invalid = UInt16(CCAMSYSTEM_DRIVER_INVALID)
+    public static let timeout = UInt16(CCAMSYSTEM_DRIVER_TIMEOUT)
+    public static let hard = UInt16(CCAMSYSTEM_DRIVER_HARD)
+    public static let sense = UInt16(CCAMSYSTEM_DRIVER_SENSE)
 
     private static let names = [
         "DRIVER_OK", "DRIVER_BUSY", "DRIVER_SOFT", "DRIVER_MEDIA", "DRIVER_ERROR", "DRIVER_INVALID",
@@ -235,7 +235,7 @@ public enum SGDriverStatus {
 
     /// "DRIVER_SENSE"; the suggestion nibble of old kernels is ignored.
     public static func name(_ code: UInt16) -> String {
-        let low = Int(code & UInt16(CCAMLINUXSG_DRIVER_MASK))
+        let low = Int(code & UInt16(CCAMSYSTEM_DRIVER_MASK))
         return low < names.count ? names[low] : "DRIVER_0x" + String(code, radix: 16)
     }
 }

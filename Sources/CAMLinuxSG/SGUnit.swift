@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CAM
-import CCAMLinuxSG
+import CCAMSystem
 
 /// An sg descriptor that the submitting threads and the poller's thread share.
 final class SGFile: Sendable {

@@ -2,8 +2,6 @@
 #define CLIBISCSI_SHIM_H
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
-#include <sys/eventfd.h>
-#include <sys/epoll.h>
 #include <errno.h>
 #include <time.h>
 #include <stdint.h>
@@ -11,31 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-// Swift's Glibc module does not bring in <sys/eventfd.h>; the session's service thread is woken
-// through one.
-static inline int camiscsi_eventfd_nonblocking(void) {
-    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-// Polled completion: an epoll set holding the session's socket is the one descriptor a polling
-// caller watches; the socket inside it changes across reconnects, the set does not. Swift does
-// not import `struct epoll_event` (packed) well, hence these.
-static inline int camiscsi_epoll_create(void) {
-    return epoll_create1(EPOLL_CLOEXEC);
-}
-
-// Adds `fd` (add != 0) or changes its events: always readable/hang-up, writable when `out`.
-static inline int camiscsi_epoll_watch(int epfd, int fd, int add, int out) {
-    struct epoll_event ev;
-    ev.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0);
-    ev.data.u64 = 0;
-    return epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
-}
-
-static inline int camiscsi_epoll_forget(int epfd, int fd) {
-    struct epoll_event ev = {0};
-    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
-}
+// The session's eventfd and the epoll set pollers watch come from CAMSystem (EventFD, Epoll).
 
 // CLOCK_MONOTONIC_COARSE: the kernel's last tick (a few ms old), read without the time source.
 // For command deadlines, checked every 100 ms anyway, and the pollers' last-seen stamp: on a

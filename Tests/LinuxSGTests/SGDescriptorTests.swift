@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CAM
 @testable import CAMLinuxSG
-import CCAMLinuxSG
+import CCAMSystem
 import SCSI
 import Testing
 
@@ -45,9 +45,9 @@ import Testing
     }
 
     @Test func glibcStructuresHaveTheKernelsSizes() {
-        #expect(MemoryLayout<sg_io_hdr>.size == Int(ccamlinuxsg_sizeof_sg_io_hdr))
-        #expect(MemoryLayout<sg_req_info>.size == Int(ccamlinuxsg_sizeof_sg_req_info))
-        #expect(MemoryLayout<sg_scsi_id>.size == Int(ccamlinuxsg_sizeof_sg_scsi_id))
+        #expect(MemoryLayout<sg_io_hdr>.size == Int(CCAMSystem_sizeof_sg_io_hdr))
+        #expect(MemoryLayout<sg_req_info>.size == Int(CCAMSystem_sizeof_sg_req_info))
+        #expect(MemoryLayout<sg_scsi_id>.size == Int(CCAMSystem_sizeof_sg_scsi_id))
         #expect(MemoryLayout<iovec>.size == MemoryLayout<sg_iovec>.size)
     }
 }

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CAM
 import CAMLinuxSG
-import CCAMLinuxSG
+import CCAMSystem
 import SCSI
 import Testing
 
