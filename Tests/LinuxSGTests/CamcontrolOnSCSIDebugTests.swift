@@ -65,10 +65,11 @@ extension OnSCSIDebug {
             let lines = Tools.lines(periphs)
             #expect(lines.count == 1 && lines[0].hasPrefix("pass") && lines[0].hasSuffix("  generation: 1 index: 1 status: LAST"),
                     "\(periphs.out)")
-            // satl exactly when the device lists the ATA Information VPD page (89h), as sg_vpd sees it.
-            let pages = try Tools.run("sg_vpd", ["-p", "sp", d.devicePath])
+            // satl exactly when the device lists the ATA Information VPD page (89h) among its
+            // supported pages ("sv"), which sg_vpd names "ATA information (SAT) [ai]".
+            let pages = try Tools.run("sg_vpd", ["-p", "sv", d.devicePath])
             #expect(pages.status == 0, "\(pages.stderr)")
-            let expected = pages.out.contains("0x89") ? "satl" : "scsi"
+            let expected = pages.out.contains("[ai]") ? "satl" : "scsi"
             let type = try Tools.run("camcontrol", ["devtype", d.devicePath])
             #expect(type.status == 0, "\(type.stderr)")
             #expect(type.out == expected + "\n", "\(type.out) vs sg_vpd:\n\(pages.out)")
