@@ -40,10 +40,10 @@ public struct CAMDeviceInfo: Sendable, Equatable {
 }
 
 /// Counts device records alive, so tests can see a record freed once its commands drain.
-public final class CAMRecordCounter: @unchecked Sendable {
+package final class CAMRecordCounter: @unchecked Sendable {
     // Guarded by its own lock.
     private let lock = CAMLock()
     private var n = 0
     func add(_ d: Int) { lock.withLock { n += d } }
-    public var count: Int { lock.withLock { n } }
+    package var count: Int { lock.withLock { n } }
 }

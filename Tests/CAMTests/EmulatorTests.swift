@@ -153,7 +153,7 @@ private final class EmuRig {
 
     /// Runs one command and waits for it.
     func run(_ cdbBytes: [UInt8], dataIn: Int = 0, dataOut: [UInt8]? = nil, sgSegments: [Int]? = nil,
-             timeoutMilliseconds: UInt32 = 10_000) throws -> EmuResult {
+             timeout: Duration = .seconds(10)) throws -> EmuResult {
         let ccb = CCB()
         let length = dataOut?.count ?? dataIn
         let buffer = EmuBuffer(length)
@@ -176,7 +176,7 @@ private final class EmuRig {
             }
         }
         let direction: CCBDirection = length == 0 ? .none : (dataOut != nil ? .out : .in)
-        ccb.setSCSI(cdb: CDB(cdbBytes)!, data: data, direction: direction, timeoutMilliseconds: timeoutMilliseconds)
+        ccb.setSCSI(cdb: CDB(cdbBytes)!, data: data, direction: direction, timeout: timeout)
         try handle.execute(ccb)
         _ = sg
         return EmuResult(status: ccb.status, scsiStatus: ccb.scsiStatus, sense: Array(ccb.sense),
@@ -504,7 +504,7 @@ struct EmulatorTests {
         var order: [UInt64] = []
         let deadline = nowMilliseconds() + 10_000
         while order.count < count && nowMilliseconds() < deadline {
-            _ = rig.handle.wait(timeoutMilliseconds: 100)
+            _ = rig.handle.wait(timeout: .milliseconds(100))
             while let c = rig.handle.get() {
                 #expect(c.status == .requestComplete)
                 order.append(c.cookie)
@@ -524,7 +524,7 @@ struct EmulatorTests {
         var good = 0, full = 0
         let deadline = nowMilliseconds() + 5_000
         while good + full < 8 && nowMilliseconds() < deadline {
-            _ = rig.handle.wait(timeoutMilliseconds: 100)
+            _ = rig.handle.wait(timeout: .milliseconds(100))
             while let c = rig.handle.get() {
                 if c.status == .requestComplete { good += 1 }
                 if c.status == .scsiStatusError && c.scsiStatus == .taskSetFull && c.senseLength == 0 { full += 1 }
@@ -538,7 +538,7 @@ struct EmulatorTests {
     func timeoutAndAbort() throws {
         let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 2_000_000_000)))
         let start = nowMilliseconds()
-        let r = try rig.run(testUnitReady, timeoutMilliseconds: 20)
+        let r = try rig.run(testUnitReady, timeout: .milliseconds(20))
         #expect(r.status == .commandTimeout)
         #expect(nowMilliseconds() - start < 1_000)
 
@@ -549,7 +549,7 @@ struct EmulatorTests {
         abort.abortTarget = held
         try rig.handle.execute(abort)
         #expect(abort.status == .requestComplete)
-        _ = rig.handle.wait(timeoutMilliseconds: 1_000)
+        _ = rig.handle.wait(timeout: .seconds(1))
         let back = rig.handle.get()
         #expect(back?.cookie == 42 && back?.status == .requestAborted)
         #expect(rig.sim.disk(target: 0)?.tasksInProgress == 0)
@@ -564,7 +564,7 @@ struct EmulatorTests {
         rig.sim.removeDisk(target: 0)
         var gone = 0
         while gone < 4 && nowMilliseconds() - start < 2_000 {
-            _ = rig.handle.wait(timeoutMilliseconds: 100)
+            _ = rig.handle.wait(timeout: .milliseconds(100))
             while let c = rig.handle.get() { if c.status == .deviceNotThere { gone += 1 } }
         }
         #expect(gone == 4)
@@ -609,7 +609,7 @@ struct EmulatorTests {
                         if (try? h.queue(ccb)) == nil { return }
                         queued += 1
                     }
-                    _ = h.wait(timeoutMilliseconds: 100)
+                    _ = h.wait(timeout: .milliseconds(100))
                     while let c = h.get() {
                         done += 1
                         if c.status == .requestComplete { good += 1 }
@@ -654,7 +654,7 @@ struct EmulatorTests {
             var done = 0
             let deadline = nowMilliseconds() + 10_000
             while done < 2 * pairs && nowMilliseconds() < deadline {
-                _ = rig.handle.wait(timeoutMilliseconds: 100)
+                _ = rig.handle.wait(timeout: .milliseconds(100))
                 while let c = rig.handle.get() {
                     #expect(c.status == .requestComplete)
                     done += 1
@@ -694,7 +694,7 @@ struct EmulatorTests {
             rig.sim.removeDisk(target: 1)
             var fast = 0, held = 0
             while (fast < count || held < count) && nowMilliseconds() - start < 3_000 {
-                _ = rig.handle.wait(timeoutMilliseconds: 50)
+                _ = rig.handle.wait(timeout: .milliseconds(50))
                 while let c = rig.handle.get() {
                     #expect(c.status == .requestComplete || c.status == .deviceNotThere)
                     fast += 1

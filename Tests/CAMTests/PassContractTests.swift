@@ -29,7 +29,7 @@ struct PassContractTests {
                 try h.queue(c)
                 issued += 1
             }
-            guard h.wait(timeoutMilliseconds: 5000) else { Issue.record("no completion in 5 s"); return }
+            guard h.wait(timeout: .milliseconds(5000)) else { Issue.record("no completion in 5 s"); return }
             while let c = h.get() {
                 #expect(c.status == .requestComplete)
                 #expect(c.context === ccbs[0])

@@ -41,7 +41,7 @@ struct PolledCompletionTests {
                 try h.queue(c)
                 issued += 1
             }
-            _ = h.wait(timeoutMilliseconds: 1000)
+            _ = h.wait(timeout: .milliseconds(1000))
             while let c = h.get() {
                 #expect(c.status == .requestComplete)
                 #expect(seen.insert(c.cookie).inserted, "cookie \(c.cookie) came back twice")
@@ -135,7 +135,7 @@ struct PolledCompletionTests {
         b.stopPolling()
         // Nobody polls: the SIM's thread delivers.
         try b.queue(CCB(cdb: tur(), cookie: 8))
-        #expect(b.wait(timeoutMilliseconds: 5000))
+        #expect(b.wait(timeout: .milliseconds(5000)))
         #expect(b.completedCount == 1)
         #expect(b.get()?.cookie == 8)
     }

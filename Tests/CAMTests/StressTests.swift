@@ -54,7 +54,7 @@ struct StressTests {
                             break
                         }
                     }
-                    _ = h.wait(timeoutMilliseconds: 20)
+                    _ = h.wait(timeout: .milliseconds(20))
                     while let c = h.get() {
                         back += 1
                         if !seen.insert(c.cookie).inserted { dup += 1 }
