@@ -246,7 +246,8 @@ public struct PathInquiry: Sendable, Equatable {
     /// environment overrides it for every bus (for that measurement).
     public var completesDirectly: Bool
 
-    public init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
+    /// What a SIM fills in; applications get it from a bus or a handle.
+    package init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
                 transport: String, maxTarget: Int = 255, maxLUN: UInt64 = 255, hbaVendor: String = "SwiftCAM",
                 probeTakesUnitAttention: Bool = false, protocol: CAMProtocol = .scsi,
                 completesDirectly: Bool = false) {
@@ -285,7 +286,7 @@ public struct TransportDetail: Sendable, Equatable, CustomStringConvertible {
     public var hostStatus: UInt16
     public var driverStatus: UInt16
     public var text: String
-    public init(hostStatus: UInt16 = 0, driverStatus: UInt16 = 0, text: String) {
+    package init(hostStatus: UInt16 = 0, driverStatus: UInt16 = 0, text: String) {
         self.hostStatus = hostStatus; self.driverStatus = driverStatus; self.text = text
     }
     public var description: String { text }

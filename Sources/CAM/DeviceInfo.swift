@@ -28,7 +28,7 @@ public struct CAMDeviceInfo: Sendable, Equatable {
     /// The protocol the device speaks (the bus's, as XPT_PATH_INQ gives it).
     public var `protocol`: CAMProtocol { pathInquiry.protocol }
 
-    public init(unit: Int, path: CAMPath, inquiry: [UInt8], deviceName: String, pathInquiry: PathInquiry,
+    package init(unit: Int, path: CAMPath, inquiry: [UInt8], deviceName: String, pathInquiry: PathInquiry,
                 isPresent: Bool, periphs: [String] = []) {
         self.unit = unit; self.path = path; self.inquiry = inquiry
         self.deviceName = deviceName; self.pathInquiry = pathInquiry; self.isPresent = isPresent

@@ -1,11 +1,11 @@
 /// One target a SIM reports when the XPT scans its bus.
-public struct SIMTarget: Sendable, Equatable {
+package struct SIMTarget: Sendable, Equatable {
     /// The target number on the bus.
-    public var target: Int
+    package var target: Int
     /// The LUNs, when the SIM knows them (sg: the kernel does). nil: the XPT asks the target
     /// with REPORT LUNS and falls back to LUN 0.
-    public var luns: [UInt64]?
-    public init(target: Int, luns: [UInt64]? = nil) {
+    package var luns: [UInt64]?
+    package init(target: Int, luns: [UInt64]? = nil) {
         self.target = target
         self.luns = luns
     }

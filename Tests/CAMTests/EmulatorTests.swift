@@ -492,7 +492,7 @@ struct EmulatorTests {
 
     @Test("random latency brings completions back out of order, cookies intact", .timeLimit(.minutes(1)))
     func outOfOrder() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .random(minNanoseconds: 100_000, maxNanoseconds: 3_000_000)))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .random(min: .microseconds(100), max: .milliseconds(3))))
         let count = 64
         let buffers = (0..<count).map { _ in EmuBuffer(512) }
         var ccbs: [CCB] = []
@@ -518,7 +518,7 @@ struct EmulatorTests {
 
     @Test("past taskSlots the device answers TASK SET FULL", .timeLimit(.minutes(1)))
     func taskSetFull() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 20_000_000), taskSlots: 4))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(.milliseconds(20)), taskSlots: 4))
         let ccbs = (0..<8).map { CCB(cdb: CDB(testUnitReady)!, cookie: UInt64($0)) }
         for c in ccbs { try rig.handle.queue(c) }
         var good = 0, full = 0
@@ -536,7 +536,7 @@ struct EmulatorTests {
 
     @Test("a latency longer than the CCB's time-out completes as command time-out; abort takes a held command back", .timeLimit(.minutes(1)))
     func timeoutAndAbort() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 2_000_000_000)))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(.seconds(2))))
         let start = nowMilliseconds()
         let r = try rig.run(testUnitReady, timeout: .milliseconds(20))
         #expect(r.status == .commandTimeout)
@@ -557,7 +557,7 @@ struct EmulatorTests {
 
     @Test("hot removal mid-I/O and hot add after the scan", .timeLimit(.minutes(1)))
     func hotRemoveAndAdd() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 5_000_000_000)))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(.seconds(5))))
         let held = (0..<4).map { CCB(cdb: CDB(testUnitReady)!, cookie: UInt64($0)) }
         for c in held { try rig.handle.queue(c) }
         let start = nowMilliseconds()
@@ -584,7 +584,7 @@ struct EmulatorTests {
     func concurrentUse() throws {
       try withTemporaryFile { path in
         let fast = EmulatedDiskConfiguration(capacityBytes: 4 << 20)
-        let slow = EmulatedDiskConfiguration(capacityBytes: 4 << 20, latency: .random(minNanoseconds: 0, maxNanoseconds: 200_000), taskSlots: 8)
+        let slow = EmulatedDiskConfiguration(capacityBytes: 4 << 20, latency: .random(min: .zero, max: .microseconds(200)), taskSlots: 8)
         let file = EmulatedDiskConfiguration(capacityBytes: 4 << 20, file: path)
         let rig = try EmuRig([(0, 0, fast), (1, 0, slow), (2, 0, file)])
         let paths = (0...2).map { CAMPath(bus: rig.bus.number, target: $0, lun: 0) }
@@ -622,7 +622,7 @@ struct EmulatorTests {
         for i in 0..<20 {
             // Every other one file-backed: removal stops its I/O thread.
             try rig.sim.addDisk(target: 5, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: i % 2 == 1 ? path + ".hot" : nil,
-                                                                      latency: .fixed(nanoseconds: 50_000)))
+                                                                      latency: .fixed(.microseconds(50))))
             usleep(1_000)
             rig.sim.removeDisk(target: 5)
         }
@@ -679,7 +679,7 @@ struct EmulatorTests {
         try withTemporaryFile { path in
             let rig = try EmuRig([(0, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path)),
                                   (1, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path + ".slow",
-                                                                   latency: .fixed(nanoseconds: 5_000_000_000)))])
+                                                                   latency: .fixed(.seconds(5))))])
             defer { unlink(path + ".slow") }
             let slow = try rig.xpt.open(path: CAMPath(bus: rig.bus.number, target: 1, lun: 0))
             defer { slow.close() }
@@ -771,11 +771,11 @@ struct EmulatorTests {
     func parsing() throws {
         let c = try EmulatedDiskConfiguration(parsing: "emu:disk:size=1g:sector=4096:latency=10us-200us:slots=8:ua:medium=100-107+300:vendor=V:product=P:dsense")
         #expect(c.capacityBytes == 1 << 30 && c.sectorSize == 4096 && c.taskSlots == 8)
-        #expect(c.latency == .random(minNanoseconds: 10_000, maxNanoseconds: 200_000))
+        #expect(c.latency == .random(min: .microseconds(10), max: .microseconds(200)))
         #expect(c.unitAttentionOnFirstAccess && c.descriptorSense)
         #expect(c.mediumErrorLBAs == [100...107, 300...300])
         #expect(c.vendor == "V" && c.product == "P")
-        #expect(try EmulatedDiskConfiguration(parsing: "size=64k:latency=50us").latency == .fixed(nanoseconds: 50_000))
+        #expect(try EmulatedDiskConfiguration(parsing: "size=64k:latency=50us").latency == .fixed(.microseconds(50)))
         #expect(try EmulatedDiskConfiguration(parsing: "file=/tmp/x").file == "/tmp/x")
         for bad in ["size=12q", "sector=1000", "latency=5", "slots=0", "bogus=1", "vendor=NINECHARS", "medium=9-3", "size=0"] {
             do throws(CAMError) {

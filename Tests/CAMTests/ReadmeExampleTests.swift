@@ -49,7 +49,7 @@ struct ReadmeExampleTests {
         let xpt = XPT()
         defer { xpt.shutdown() }
         let sim = EmulatorSIM()
-        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 64 << 20, latency: .fixed(nanoseconds: 1_000_000)))
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 64 << 20, latency: .fixed(.milliseconds(1))))
         try xpt.scan(xpt.register(sim))
         let pass = try xpt.open(unit: 0)
         defer { pass.close() }
