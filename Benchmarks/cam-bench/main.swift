@@ -78,12 +78,12 @@ func run(_ workload: Workload, depth: Int, seconds: Double, handle h: PassHandle
             }
             check &+= 1
             if check & 15 == 0, camMonotonicNanoseconds() >= end { break }
-            if taken == 0 { _ = h.wait(timeoutMilliseconds: 100) }
+            if taken == 0 { _ = h.wait(timeout: .milliseconds(100)) }
         }
         // Drain.
         var left = depth
         while left > 0 {
-            if h.get() != nil { left -= 1; done &+= 1 } else { _ = h.wait(timeoutMilliseconds: 100) }
+            if h.get() != nil { left -= 1; done &+= 1 } else { _ = h.wait(timeout: .milliseconds(100)) }
         }
         return done
     }

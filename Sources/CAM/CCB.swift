@@ -246,7 +246,8 @@ public struct PathInquiry: Sendable, Equatable {
     /// environment overrides it for every bus (for that measurement).
     public var completesDirectly: Bool
 
-    public init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
+    /// What a SIM fills in; applications get it from a bus or a handle.
+    package init(maxIO: Int, commandSlots: Int, bus: Int = -1, simName: String, simUnit: Int = 0,
                 transport: String, maxTarget: Int = 255, maxLUN: UInt64 = 255, hbaVendor: String = "SwiftCAM",
                 probeTakesUnitAttention: Bool = false, protocol: CAMProtocol = .scsi,
                 completesDirectly: Bool = false) {
@@ -285,7 +286,7 @@ public struct TransportDetail: Sendable, Equatable, CustomStringConvertible {
     public var hostStatus: UInt16
     public var driverStatus: UInt16
     public var text: String
-    public init(hostStatus: UInt16 = 0, driverStatus: UInt16 = 0, text: String) {
+    package init(hostStatus: UInt16 = 0, driverStatus: UInt16 = 0, text: String) {
         self.hostStatus = hostStatus; self.driverStatus = driverStatus; self.text = text
     }
     public var description: String { text }
@@ -312,8 +313,17 @@ public final class CCB: @unchecked Sendable {
     public var cdb = CDB()
     /// Where the data is.
     public var data: CCBData = .none
-    /// Time-out in milliseconds; `CCB.infiniteTimeout` waits forever (CAM_TIME_INFINITY).
-    public var timeoutMilliseconds: UInt32 = 60_000
+    /// How long the SIM lets the command run before it gives up on it (ccb_h.timeout).
+    /// `CCB.infiniteTimeout`, zero, a negative value or more than UInt64.max nanoseconds (584
+    /// years) all mean no time-out (CAM_TIME_INFINITY) and read back as `CCB.infiniteTimeout`;
+    /// anything else is kept to the nanosecond, rounded up. 60 s unless set.
+    public var timeout: Duration {
+        get { timeoutNanoseconds == CCB.noTimeout ? CCB.infiniteTimeout : .nanoseconds(timeoutNanoseconds) }
+        set { timeoutNanoseconds = CCB.nanoseconds(newValue) }
+    }
+    /// `timeout` as SIMs read it on the hot path: nanoseconds, `CCB.noTimeout` for none. Stored
+    /// this way so that no SIM does Duration arithmetic per command.
+    package var timeoutNanoseconds: UInt64 = 60_000_000_000
     /// Retries CAM may make when `.errorRecovery` is set (ccb_h.retry_count).
     public var retryCount: Int = 0
     /// Yours: comes back unchanged (pass(4)'s periph_priv).
@@ -324,41 +334,56 @@ public final class CCB: @unchecked Sendable {
     public var abortTarget: CCB?
 
     // MARK: outcome
+    // Set by SIMs and CAM (package), read by the application.
     /// CAM status; `.requestInProgress` while queued.
-    public var status: CAMStatus = .requestInProgress
+    public package(set) var status: CAMStatus = .requestInProgress
     /// SCSI status byte, valid with `.scsiStatusError` and `.requestComplete`.
-    public var scsiStatus: SCSIStatus = .good
+    public package(set) var scsiStatus: SCSIStatus = .good
     /// Bytes of valid sense in `senseBuffer` (0: none; CAM_AUTOSNS_VALID when > 0).
-    public var senseLength: Int = 0
+    public package(set) var senseLength: Int = 0
     /// Room for sense data (252 bytes, SPC-5's maximum), allocated once.
     public let senseBuffer: UnsafeMutableRawBufferPointer
     /// Bytes not transferred.
-    public var residual: Int = 0
+    public package(set) var residual: Int = 0
     /// Raw transport status for printing, when the SIM has one.
-    public var transportDetail: TransportDetail?
+    public package(set) var transportDetail: TransportDetail?
     /// Filled by `.pathInquiry`.
-    public var pathInquiry: PathInquiry?
+    public package(set) var pathInquiry: PathInquiry?
     /// Filled by `.getDeviceInfo`.
-    public var deviceInfo: CAMDeviceInfo?
-    /// Nanoseconds from the SIM start to completion.
-    public var durationNanoseconds: UInt64 = 0
+    public package(set) var deviceInfo: CAMDeviceInfo?
+    /// Time from the SIM's start to completion.
+    public var duration: Duration { .nanoseconds(durationNanoseconds) }
+    /// `duration` as CAM measures it, in nanoseconds.
+    package var durationNanoseconds: UInt64 = 0
     /// Retries CAM made.
-    public var retriesDone: Int = 0
+    public package(set) var retriesDone: Int = 0
 
     // MARK: the other protocols (XPT_ATA_IO, XPT_NVME_*, XPT_SMP_IO)
     /// XPT_ATA_IO: the command registers (`ccb_ataio.cmd`).
     public var ata = ATACommand()
     /// XPT_ATA_IO: the result registers the device returned (`ccb_ataio.res`).
-    public var ataResult = ATAResult()
+    public package(set) var ataResult = ATAResult()
     /// XPT_NVME_IO / XPT_NVME_ADMIN: the submission queue entry (`ccb_nvmeio.cmd`).
     public var nvme = NVMeCommand()
     /// XPT_NVME_IO / XPT_NVME_ADMIN: the completion queue entry (`ccb_nvmeio.cpl`).
-    public var nvmeCompletion = NVMeCompletion()
+    public package(set) var nvmeCompletion = NVMeCompletion()
     /// XPT_SMP_IO: the request and response frames (`ccb_smpio`).
     public var smp = SMPFrames()
 
-    /// CAM_TIME_INFINITY.
-    public static let infiniteTimeout: UInt32 = .max
+    /// CAM_TIME_INFINITY: the command may run for ever. A sentinel (UInt64.max nanoseconds),
+    /// what `timeout` reads back as when there is no time-out.
+    public static let infiniteTimeout: Duration = .nanoseconds(UInt64.max)
+    /// The default time-out, 60 s.
+    public static let defaultTimeout: Duration = .seconds(60)
+    /// `timeoutNanoseconds` when there is no time-out.
+    package static let noTimeout: UInt64 = .max
+
+    /// A time-out in nanoseconds as `timeoutNanoseconds` keeps it: rounded up to whole
+    /// nanoseconds; zero, negative and too long for UInt64 become `noTimeout`.
+    package static func nanoseconds(_ timeout: Duration) -> UInt64 {
+        let ns = timeout.nanosecondsRoundedUp
+        return ns == 0 ? noTimeout : ns
+    }
     /// Sense buffer size.
     public static let senseCapacity = 252
 
@@ -399,9 +424,9 @@ public final class CCB: @unchecked Sendable {
 
     /// A SCSI I/O CCB, ready to queue.
     public convenience init(cdb: CDB, data: CCBData = .none, direction: CCBDirection = .none,
-                            timeoutMilliseconds: UInt32 = 60_000, cookie: UInt64 = 0) {
+                            timeout: Duration = CCB.defaultTimeout, cookie: UInt64 = 0) {
         self.init()
-        self.setSCSI(cdb: cdb, data: data, direction: direction, timeoutMilliseconds: timeoutMilliseconds)
+        self.setSCSI(cdb: cdb, data: data, direction: direction, timeoutNanoseconds: CCB.nanoseconds(timeout))
         self.cookie = cookie
     }
 
@@ -409,7 +434,14 @@ public final class CCB: @unchecked Sendable {
 
     /// Fills in a SCSI I/O request (cam_fill_csio), keeping the cookie and the sense buffer.
     public func setSCSI(cdb: CDB, data: CCBData = .none, direction: CCBDirection = .none,
-                        timeoutMilliseconds: UInt32 = 60_000) {
+                        timeout: Duration = CCB.defaultTimeout) {
+        setSCSI(cdb: cdb, data: data, direction: direction, timeoutNanoseconds: CCB.nanoseconds(timeout))
+    }
+
+    /// `setSCSI` with the time-out already in nanoseconds (`CCB.nanoseconds(_:)`), for loops
+    /// that fill a CCB per command (camdd's reader and writer).
+    package func setSCSI(cdb: CDB, data: CCBData = .none, direction: CCBDirection = .none,
+                         timeoutNanoseconds: UInt64) {
         function = .scsiIO
         self.cdb = cdb
         self.data = data
@@ -419,7 +451,7 @@ public final class CCB: @unchecked Sendable {
         case .in: flags.insert(.dataIn)
         case .out: flags.insert(.dataOut)
         }
-        self.timeoutMilliseconds = timeoutMilliseconds
+        self.timeoutNanoseconds = timeoutNanoseconds
     }
 
     /// The data direction given by the flags.
@@ -438,14 +470,14 @@ public final class CCB: @unchecked Sendable {
     public var senseData: SenseData? { senseLength > 0 ? SenseData(sense) : nil }
 
     /// Stores sense bytes (what SIMs call); truncates to 252 bytes.
-    public func setSense(_ bytes: UnsafeRawBufferPointer) {
+    package func setSense(_ bytes: UnsafeRawBufferPointer) {
         let n = min(bytes.count, CCB.senseCapacity)
         if n > 0 { senseBuffer.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
         senseLength = n
     }
 
     /// Stores sense bytes given as an array.
-    public func setSense(_ bytes: [UInt8]) {
+    package func setSense(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { setSense($0) }
     }
 
@@ -532,7 +564,7 @@ public final class CCB: @unchecked Sendable {
     }
 
     /// Marks a completion in one call (what SIMs use).
-    public func complete(status: CAMStatus, scsiStatus: SCSIStatus = .good, residual: Int = 0) {
+    package func complete(status: CAMStatus, scsiStatus: SCSIStatus = .good, residual: Int = 0) {
         self.status = status
         self.scsiStatus = scsiStatus
         self.residual = residual

@@ -41,7 +41,7 @@ public final class CompletionQueues: @unchecked Sendable {
     }
 
     /// The completion threads' count.
-    public var threadCount: Int { queues.count }
+    package var threadCount: Int { queues.count }
 
     /// Routes a finished CCB: processed here when `direct` or its device is polled, else
     /// queued to its device's completion thread.

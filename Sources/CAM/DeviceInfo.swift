@@ -28,7 +28,7 @@ public struct CAMDeviceInfo: Sendable, Equatable {
     /// The protocol the device speaks (the bus's, as XPT_PATH_INQ gives it).
     public var `protocol`: CAMProtocol { pathInquiry.protocol }
 
-    public init(unit: Int, path: CAMPath, inquiry: [UInt8], deviceName: String, pathInquiry: PathInquiry,
+    package init(unit: Int, path: CAMPath, inquiry: [UInt8], deviceName: String, pathInquiry: PathInquiry,
                 isPresent: Bool, periphs: [String] = []) {
         self.unit = unit; self.path = path; self.inquiry = inquiry
         self.deviceName = deviceName; self.pathInquiry = pathInquiry; self.isPresent = isPresent
@@ -40,10 +40,10 @@ public struct CAMDeviceInfo: Sendable, Equatable {
 }
 
 /// Counts device records alive, so tests can see a record freed once its commands drain.
-public final class CAMRecordCounter: @unchecked Sendable {
+package final class CAMRecordCounter: @unchecked Sendable {
     // Guarded by its own lock.
     private let lock = CAMLock()
     private var n = 0
     func add(_ d: Int) { lock.withLock { n += d } }
-    public var count: Int { lock.withLock { n } }
+    package var count: Int { lock.withLock { n } }
 }

@@ -233,7 +233,7 @@ final class CAMDeviceRecord: @unchecked Sendable {
             if !gone, slotsInUse < slots, let ccb = nextPendingLocked() {
                 beginLocked(ccb)
                 lock.unlock()
-                bus.sim.start(ccb, at: path)
+                bus.driver.start(ccb, at: path)
                 lock.lock()
                 continue
             }

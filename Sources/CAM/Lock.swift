@@ -8,13 +8,13 @@ import Darwin
 ///
 /// Not `Synchronization.Mutex`: the thread sanitizer of this toolchain cannot see that lock on
 /// Linux and reports false races (STYLE.md).
-public final class CAMLock: @unchecked Sendable {
+package final class CAMLock: @unchecked Sendable {
     // The mutex lives at a stable heap address for the lock's lifetime; all access goes through
     // pthread calls, which are thread-safe by definition. That is what makes this Sendable.
     @usableFromInline
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    public init() {
+    package init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         let rc = pthread_mutex_init(mutex, nil)
@@ -28,13 +28,13 @@ public final class CAMLock: @unchecked Sendable {
     }
 
     @inlinable
-    public func lock() { pthread_mutex_lock(mutex) }
+    package func lock() { pthread_mutex_lock(mutex) }
 
     @inlinable
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
 
     @inlinable
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
@@ -42,11 +42,11 @@ public final class CAMLock: @unchecked Sendable {
 }
 
 /// A condition variable paired with a `CAMLock`.
-public final class CAMCondition: @unchecked Sendable {
+package final class CAMCondition: @unchecked Sendable {
     // Same reasoning as CAMLock: stable storage, accessed only through pthread calls.
     let cond: UnsafeMutablePointer<pthread_cond_t>
 
-    public init() {
+    package init() {
         cond = .allocate(capacity: 1)
         cond.initialize(to: pthread_cond_t())
         var attr = pthread_condattr_t()
@@ -65,11 +65,11 @@ public final class CAMCondition: @unchecked Sendable {
     }
 
     /// Waits; the caller holds `lock`.
-    public func wait(_ lock: CAMLock) { pthread_cond_wait(cond, lock.mutex) }
+    package func wait(_ lock: CAMLock) { pthread_cond_wait(cond, lock.mutex) }
 
     /// Waits at most `nanoseconds`; the caller holds `lock`. Returns false on time-out.
     @discardableResult
-    public func wait(_ lock: CAMLock, timeoutNanoseconds: UInt64) -> Bool {
+    package func wait(_ lock: CAMLock, timeoutNanoseconds: UInt64) -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let total = UInt64(now.tv_nsec) + timeoutNanoseconds % 1_000_000_000
@@ -79,19 +79,19 @@ public final class CAMCondition: @unchecked Sendable {
         return pthread_cond_timedwait(cond, lock.mutex, &deadline) == 0
     }
 
-    public func signal() { pthread_cond_signal(cond) }
-    public func broadcast() { pthread_cond_broadcast(cond) }
+    package func signal() { pthread_cond_signal(cond) }
+    package func broadcast() { pthread_cond_broadcast(cond) }
 }
 
 /// A value guarded by its own `CAMLock`, as swift-nio's `NIOLockedValueBox`.
-public final class CAMLockedBox<Value>: @unchecked Sendable {
+package final class CAMLockedBox<Value>: @unchecked Sendable {
     // `value` is only touched inside `withLock`, under `lock`.
     private let lock = CAMLock()
     private var value: Value
 
-    public init(_ value: Value) { self.value = value }
+    package init(_ value: Value) { self.value = value }
 
-    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
@@ -100,7 +100,7 @@ public final class CAMLockedBox<Value>: @unchecked Sendable {
 
 /// Monotonic time in nanoseconds (CLOCK_MONOTONIC, vDSO: no system call).
 @inlinable
-public func camMonotonicNanoseconds() -> UInt64 {
+package func camMonotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)

@@ -159,7 +159,7 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
             CompletionQueues.deliver(target)
             return .requestComplete
         case .started:
-            return device.bus.sim.abort(target, at: path) ? .requestComplete : .unableToAbort
+            return device.bus.driver.abort(target, at: path) ? .requestComplete : .unableToAbort
         }
     }
 
@@ -192,9 +192,10 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
     /// CCBs queued and not yet taken back with `get`.
     public var outstandingCount: Int { doneLock.withLock { outstanding } }
 
-    /// Waits until a completion is available or `timeoutMilliseconds` pass (-1: forever).
-    /// Returns true when `get` will return a CCB. A convenience over poll(2) on `descriptor`.
-    public func wait(timeoutMilliseconds: Int32 = -1) -> Bool {
+    /// Waits until a completion is available or `timeout` passes (nil: for ever; zero: just
+    /// looks). Returns true when `get` will return a CCB. A convenience over poll(2) on
+    /// `descriptor`.
+    public func wait(timeout: Duration? = nil) -> Bool {
         let polled = device.isPolled.load(ordering: .relaxed)
         var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
         if polled {
@@ -202,8 +203,9 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
                 fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             }
         }
-        let deadline = timeoutMilliseconds < 0 ? UInt64.max
-            : camMonotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+        let limit = timeout?.nanosecondsRoundedUp ?? .max
+        let start = camMonotonicNanoseconds()
+        let deadline = limit > UInt64.max - start ? UInt64.max : start + limit
         while true {
             if isClosed { return false }
             if polled {
@@ -212,12 +214,12 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
                 // Polling ended meanwhile: the descriptors may be gone; the caller asks again.
                 if !device.isPolled.load(ordering: .acquiring) { return false }
             }
-            var timeout = timeoutMilliseconds
+            var milliseconds: Int32 = -1
             if deadline != .max {
                 let now = camMonotonicNanoseconds()
-                timeout = now >= deadline ? 0 : Int32((deadline - now + 999_999) / 1_000_000)
+                milliseconds = now >= deadline ? 0 : Int32(clamping: (deadline - now + 999_999) / 1_000_000)
             }
-            let rc = poll(&fds, nfds_t(fds.count), timeout)
+            let rc = poll(&fds, nfds_t(fds.count), milliseconds)
             if rc < 0 && errno == EINTR { continue }
             if rc <= 0 { return false }
             if !polled || fds[0].revents != 0 { return true }
@@ -233,7 +235,7 @@ public final class PassHandle: CAMDoneTarget, @unchecked Sendable {
     /// device cannot give them now (already polled, removed); then ordinary memory serves as
     /// well, only with a copy. Ask before `startPolling`.
     public func deviceBuffers(count: Int, size: Int) -> [any CAMDeviceBuffer] {
-        guard let sim = device.bus.sim as? any CAMDeviceBufferSIM, count > 0, size > 0, size <= maxIO else { return [] }
+        guard let sim = device.bus.driver as? any CAMDeviceBufferSIM, count > 0, size > 0, size <= maxIO else { return [] }
         return (try? sim.deviceBuffers(at: path, count: count, size: size)) ?? []
     }
 

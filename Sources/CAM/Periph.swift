@@ -43,13 +43,13 @@ package protocol CAMDoneTarget: AnyObject, Sendable {
 /// invalidated: nothing new is queued through it, what is out still comes back. Its unit
 /// number is given back only when the last reference has gone (`deinit`), so no new periph
 /// takes a number an old one still answers to.
-public final class CAMPeriph: CAMDoneTarget, @unchecked Sendable {
+package final class CAMPeriph: CAMDoneTarget, @unchecked Sendable {
     // @unchecked: `opens`, `closes` and `invalidated` are guarded by `lock`; the rest is set
     // in init and never changes.
     /// The driver's name ("pass").
-    public let driverName: String
+    package let driverName: String
     /// The unit number, per driver.
-    public let unit: Int
+    package let unit: Int
     let driver: any CAMPeriphDriver
     let device: CAMDeviceRecord
     private let units: PeriphUnits
@@ -74,16 +74,16 @@ public final class CAMPeriph: CAMDoneTarget, @unchecked Sendable {
     }
 
     /// "pass0".
-    public var name: String { "\(driverName)\(unit)" }
+    package var name: String { "\(driverName)\(unit)" }
 
     /// The device's bus:target:lun.
-    public var path: CAMPath { device.path }
+    package var path: CAMPath { device.path }
 
     /// Whether the device went away (CAM_PERIPH_INVALID).
-    public var isInvalidated: Bool { lock.withLock { invalidated } }
+    package var isInvalidated: Bool { lock.withLock { invalidated } }
 
     /// Opens and closes counted so far (D_TRACKCLOSE: one close for every open).
-    public var openCount: (opens: Int, closes: Int) { lock.withLock { (opens, closes) } }
+    package var openCount: (opens: Int, closes: Int) { lock.withLock { (opens, closes) } }
 
     /// Queues a CCB of the periph's own; it comes back through the driver's `done`.
     package func queue(_ ccb: CCB) throws(CAMError) {

@@ -7,7 +7,7 @@ import CAMSystem
 ///
 /// CAM's I/O threads are long-lived and block in epoll or on condition variables, which is why
 /// they are plain pthreads and not tasks of the Swift concurrency pool.
-public final class CAMThread: @unchecked Sendable {
+package final class CAMThread: @unchecked Sendable {
     // `handle` is written once in `init` before the thread can be joined, and read by `join`.
     private var handle = pthread_t()
     private var joined = false
@@ -20,7 +20,7 @@ public final class CAMThread: @unchecked Sendable {
     }
 
     /// Starts `body` on a new thread named `name` (at most 15 bytes are shown by the kernel).
-    public init(name: String, _ body: @escaping @Sendable () -> Void) {
+    package init(name: String, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(name, body))
         let rc = pthread_create(&handle, nil, { arg in
             let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
@@ -36,7 +36,7 @@ public final class CAMThread: @unchecked Sendable {
     /// Waits for the thread to end. Safe to call more than once. Called from the thread
     /// itself (the last reference to a transport let go on one of its own threads), it
     /// detaches the thread instead: it ends when its loop returns.
-    public func join() {
+    package func join() {
         joinLock.lock()
         defer { joinLock.unlock() }
         guard !joined else { return }

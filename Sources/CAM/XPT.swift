@@ -15,7 +15,9 @@ public final class CAMBus: @unchecked Sendable {
     /// The bus number (path id), in order of registration.
     public let number: Int
     /// The SIM behind the bus.
-    public let sim: any CAMSIM
+    public var sim: any CAMSIM { driver }
+    /// The same SIM, as the XPT drives it.
+    let driver: any CAMSIMDriver
     /// The transport; weak, so a SIM thread that outlives it finds nothing rather than a
     /// freed object (its completions still go through `completions`).
     weak var xpt: XPT?
@@ -28,9 +30,9 @@ public final class CAMBus: @unchecked Sendable {
     /// Completions are processed on the SIM's thread (xpt_done_direct).
     public let completesDirectly: Bool
 
-    init(number: Int, sim: any CAMSIM, xpt: XPT, completions: CompletionQueues) {
+    init(number: Int, sim: any CAMSIMDriver, xpt: XPT, completions: CompletionQueues) {
         self.number = number
-        self.sim = sim
+        self.driver = sim
         self.pollingSIM = sim as? any CAMPollingSIM
         self.xpt = xpt
         self.completions = completions
@@ -95,7 +97,7 @@ public final class XPT: @unchecked Sendable {
     private let pass = PassDriver()
     private let probe = ProbeDriver()
     /// Device records alive, including ones kept only by abandoned commands.
-    public let liveRecords = CAMRecordCounter()
+    package let liveRecords = CAMRecordCounter()
 
     /// A transport with `completionThreads` completion threads (default: one per CPU).
     public init(completionThreads: Int = CompletionQueues.cpuCount) {
@@ -115,7 +117,7 @@ public final class XPT: @unchecked Sendable {
             return (buses, helperThreads, rs)
         }
         for t in ts { t.join() }
-        for b in bs { b.sim.shutdown() }
+        for b in bs { b.driver.shutdown() }
         completions.stop()
         for r in records { invalidate(r) }
     }
@@ -126,9 +128,13 @@ public final class XPT: @unchecked Sendable {
 
     // MARK: buses and drivers
 
-    /// Registers a SIM's bus (xpt_bus_register) and returns it. Does not scan.
+    /// Registers a SIM's bus (xpt_bus_register) and returns it. Does not scan. The SIM is one
+    /// of this package's (see `CAMSIM`).
     @discardableResult
-    public func register(_ sim: any CAMSIM) -> CAMBus {
+    public func register(_ given: any CAMSIM) -> CAMBus {
+        guard let sim = given as? any CAMSIMDriver else {
+            preconditionFailure("\(type(of: given)) is not a SIM the XPT can drive (CAMSIMDriver is SwiftCAM's own)")
+        }
         let bus = topology.withLock { () -> CAMBus in
             let b = CAMBus(number: buses.count, sim: sim, xpt: self, completions: completions)
             buses.append(b)
@@ -172,7 +178,7 @@ public final class XPT: @unchecked Sendable {
     /// devices present on the bus.
     @discardableResult
     public func scan(_ bus: CAMBus) throws(CAMError) -> [CAMDeviceInfo] {
-        let targets = try bus.sim.discover()
+        let targets = try bus.driver.discover()
         var present: Set<CAMPath> = []
         for t in targets.sorted(by: { $0.target < $1.target }) {
             // REPORT LUNS goes to LUN 0, whose record then serves LUN 0's own probe: one
@@ -209,7 +215,7 @@ public final class XPT: @unchecked Sendable {
     /// The LUNs a target lists in answer to REPORT LUNS (sent to its LUN 0), well-known LUNs
     /// left out, in order; nil when it does not answer. For messages about a LUN that is not
     /// there.
-    public func reportedLUNs(bus: CAMBus, target: Int) -> [UInt64]? {
+    package func reportedLUNs(bus: CAMBus, target: Int) -> [UInt64]? {
         let path = CAMPath(bus: bus.number, target: target, lun: 0)
         let r = topology.withLock { byPath[path] } ?? CAMDeviceRecord(path: path, bus: bus, counter: liveRecords)
         return reportedLUNs(using: r)
@@ -220,7 +226,7 @@ public final class XPT: @unchecked Sendable {
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
         let ccb = CCB(cdb: .reportLUNs(allocationLength: UInt32(length)), data: .buffer(buf), direction: .in,
-                      timeoutMilliseconds: 10_000)
+                      timeout: .seconds(10))
         ccb.flags.insert(.errorRecovery)
         ccb.retryCount = 4
         guard probe.run([ccb], on: record, units: units), ccb.status == .requestComplete,
@@ -239,7 +245,7 @@ public final class XPT: @unchecked Sendable {
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 8)
         defer { buf.deallocate() }
         let inquiry = CCB(cdb: .inquiry(allocationLength: UInt16(length)), data: .buffer(buf), direction: .in,
-                          timeoutMilliseconds: 10_000)
+                          timeout: .seconds(10))
         inquiry.flags.insert(.errorRecovery)
         inquiry.retryCount = 4
         var ccbs = [inquiry]
@@ -248,7 +254,7 @@ public final class XPT: @unchecked Sendable {
             // UNIT ATTENTION is taken here and not by the user's first command. Only for SIMs
             // that ask (see PathInquiry). The outcome does not matter: a disk that is not ready
             // is still a device.
-            let tur = CCB(cdb: .testUnitReady(), timeoutMilliseconds: 10_000)
+            let tur = CCB(cdb: .testUnitReady(), timeout: .seconds(10))
             tur.flags.insert(.errorRecovery)
             tur.retryCount = 4
             ccbs.append(tur)
@@ -295,7 +301,7 @@ public final class XPT: @unchecked Sendable {
 
     /// Adds a device without probing it (for SIMs whose devices are known and for tests).
     @discardableResult
-    public func addDevice(at path: CAMPath, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
+    package func addDevice(at path: CAMPath, inquiry: [UInt8]) throws(CAMError) -> CAMDeviceInfo {
         guard let bus = bus(numbered: path.bus) else {
             throw CAMError(.noSuchDevice, "no bus \(path.bus)")
         }
@@ -335,7 +341,7 @@ public final class XPT: @unchecked Sendable {
     }
 
     /// Removes the device at `path` as if it had gone away (hot removal from the XPT's side).
-    public func removeDevice(at path: CAMPath) { lose(path) }
+    package func removeDevice(at path: CAMPath) { lose(path) }
 
     // MARK: opening
 
@@ -397,7 +403,7 @@ public final class XPT: @unchecked Sendable {
 
     /// Pass unit numbers taken, including those of lost devices whose periph is still
     /// referenced (an open handle, a command out).
-    public var unitsInUse: [Int] { units.inUse("pass") }
+    package var unitsInUse: [Int] { units.inUse("pass") }
 
     /// Unit numbers of `driver` taken now.
     package func unitsInUse(driver: String) -> [Int] { units.inUse(driver) }

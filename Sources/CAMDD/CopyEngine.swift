@@ -216,9 +216,9 @@ public final class CopyEngine: @unchecked Sendable {
     }
 
     /// Starts the copy and runs the controlling loop until it ends: SIGINT/SIGTERM stop it,
-    /// SIGUSR1 (SIGINFO where it exists) calls `onStatus`, and every `progressIntervalMilliseconds`
+    /// SIGUSR1 (SIGINFO where it exists) calls `onStatus`, and every `progressInterval`
     /// `onProgress` is called. `signals` must have been created before any thread was started.
-    public func run(signals: CopySignals?, progressIntervalMilliseconds: Int32? = nil,
+    public func run(signals: CopySignals?, progressInterval: Duration? = nil,
                     onStatus: (CopyStatistics) -> Void = { _ in },
                     onProgress: (CopyStatistics) -> Void = { _ in }) throws(CAMDDError) -> CopyResult {
         let loop: Epoll
@@ -232,7 +232,8 @@ public final class CopyEngine: @unchecked Sendable {
         }
         start()
         var finished: UInt64 = 0
-        let interval = progressIntervalMilliseconds.map { UInt64(max($0, 1)) * 1_000_000 }
+        // At least 1 ms, at most a day apart (so the sums below cannot overflow).
+        let interval = progressInterval.map { min(max($0.nanosecondsRoundedUp, 1_000_000), 86_400_000_000_000) }
         var nextProgress = interval.map { camMonotonicNanoseconds() + $0 }
         let workers: UInt64 = discards ? 1 : 2
         while finished < workers {

@@ -16,8 +16,9 @@ public struct IOSettings: Sendable, Equatable {
     public var retryCount: Int = 1
     /// CAM error recovery (CAM_PASS_ERR_RECOVER) for pass commands (-E).
     public var errorRecovery = false
-    /// Time-out of each pass command in milliseconds (-t, in seconds there).
-    public var timeoutMilliseconds: UInt32 = 60_000
+    /// Time-out of each pass command (-t, in seconds there); zero or `CCB.infiniteTimeout`:
+    /// none.
+    public var timeout: Duration = CCB.defaultTimeout
     /// Print sense bytes and more on errors (-v).
     public var verbose = false
 
@@ -170,7 +171,7 @@ public final class Endpoint: @unchecked Sendable {
         ccb.retryCount = 3
         func run(_ cdb: CDB, length: Int) throws(CAMDDError) {
             ccb.setSCSI(cdb: cdb, data: .buffer(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])),
-                        direction: .in, timeoutMilliseconds: 5_000)
+                        direction: .in, timeout: .seconds(5))
             do {
                 try handle.execute(ccb)
             } catch {

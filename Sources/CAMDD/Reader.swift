@@ -20,6 +20,8 @@ final class Reader: @unchecked Sendable {
     unowned let peer: Mailbox
     let counters: EndpointCounters
     let settings: IOSettings
+    /// `settings.timeout` as each CCB takes it, converted once.
+    let timeoutNanoseconds: UInt64
     let report: @Sendable (String) -> Void
     /// A pipe or terminal and the mailbox, for `waitForStream` (made once: waits allocate nothing).
     private var streamPoll = PollSet(capacity: 2)
@@ -61,6 +63,7 @@ final class Reader: @unchecked Sendable {
         self.peer = peer
         self.counters = counters
         self.settings = settings
+        timeoutNanoseconds = CCB.nanoseconds(settings.timeout)
         self.limit = limit
         self.report = report
         free = IndexStack(capacity: blocks.count)
@@ -203,7 +206,7 @@ final class Reader: @unchecked Sendable {
             let cdb = CDB.readWrite(isWrite: false, lba: lba, blocks: UInt32(readBytes / sector),
                                     minimumSize: endpoint.options.minimumCommandSize)
             ccb.setSCSI(cdb: cdb, data: .buffer(UnsafeMutableRawBufferPointer(rebasing: block.storage[0..<readBytes])),
-                        direction: .in, timeoutMilliseconds: settings.timeoutMilliseconds)
+                        direction: .in, timeoutNanoseconds: timeoutNanoseconds)
             if settings.errorRecovery {
                 ccb.flags.insert(.errorRecovery)
                 ccb.retryCount = settings.retryCount

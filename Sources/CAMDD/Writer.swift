@@ -23,6 +23,8 @@ final class Writer: @unchecked Sendable {
     /// A pipe or terminal and the mailbox, for `waitForStream` (made once: waits allocate nothing).
     private var streamPoll = PollSet(capacity: 2)
     let settings: IOSettings
+    /// `settings.timeout` as each CCB takes it, converted once.
+    let timeoutNanoseconds: UInt64
     let report: @Sendable (String) -> Void
     /// Bytes the output can take from its offset (end of a device), nil: no end.
     let limit: UInt64?
@@ -61,6 +63,7 @@ final class Writer: @unchecked Sendable {
         self.peer = peer
         self.counters = counters
         self.settings = settings
+        timeoutNanoseconds = CCB.nanoseconds(settings.timeout)
         self.limit = limit
         self.report = report
         incoming = IndexRing(capacity: blocks.count)
@@ -255,7 +258,7 @@ final class Writer: @unchecked Sendable {
         let data: CCBData = req.sg.count == 1
             ? .buffer(UnsafeMutableRawBufferPointer(start: req.sg.segments[0].iov_base, count: req.sg.segments[0].iov_len))
             : .scatterGather(req.sg)
-        ccb.setSCSI(cdb: cdb, data: data, direction: .out, timeoutMilliseconds: settings.timeoutMilliseconds)
+        ccb.setSCSI(cdb: cdb, data: data, direction: .out, timeoutNanoseconds: timeoutNanoseconds)
         if settings.errorRecovery {
             ccb.flags.insert(.errorRecovery)
             ccb.retryCount = settings.retryCount

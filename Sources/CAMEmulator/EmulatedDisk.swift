@@ -64,7 +64,7 @@ public final class EmulatedDisk: @unchecked Sendable {
     var descriptorSense: Bool
     var unitAttentions: [SenseBuilder] = []
     var mediumErrors: [ClosedRange<UInt64>]
-    var latency: EmulatedLatency
+    var latency: NanosecondLatency
     var taskSlots: Int
     var tasks = 0
     var removed = false
@@ -94,7 +94,7 @@ public final class EmulatedDisk: @unchecked Sendable {
         maxTransferBlocks = UInt64(max(1, maxIO / configuration.sectorSize))
         descriptorSense = configuration.descriptorSense
         mediumErrors = configuration.mediumErrorLBAs
-        latency = configuration.latency
+        latency = NanosecondLatency(configuration.latency)
         taskSlots = configuration.taskSlots
         random = 0x9E37_79B9_7F4A_7C15 &* UInt64(target &+ 1) ^ (lun &+ 1) ^ camMonotonicNanoseconds()
         if random == 0 { random = 1 }
@@ -180,7 +180,8 @@ public final class EmulatedDisk: @unchecked Sendable {
 
     /// Changes the latency for commands started from now on.
     public func setLatency(_ latency: EmulatedLatency) {
-        lock.withLock { self.latency = latency }
+        let ns = NanosecondLatency(latency)
+        lock.withLock { self.latency = ns }
     }
 
     /// Changes the number of task slots (TASK SET FULL beyond them).

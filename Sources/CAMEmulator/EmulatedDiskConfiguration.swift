@@ -13,9 +13,28 @@ public enum EmulatedLatency: Sendable, Equatable {
     /// Complete inside `start`.
     case none
     /// Every command takes this long.
-    case fixed(nanoseconds: UInt64)
-    /// Each command takes a time drawn uniformly from the range.
-    case random(minNanoseconds: UInt64, maxNanoseconds: UInt64)
+    case fixed(Duration)
+    /// Each command takes a time drawn uniformly from `min` through `max` (to the nanosecond).
+    case random(min: Duration, max: Duration)
+}
+
+/// `EmulatedLatency` in nanoseconds, as a disk draws it per command (converted once, when the
+/// latency is set, so that no command does Duration arithmetic).
+enum NanosecondLatency: Equatable {
+    case none
+    case fixed(UInt64)
+    case random(UInt64, UInt64)
+
+    init(_ latency: EmulatedLatency) {
+        switch latency {
+        case .none: self = .none
+        case .fixed(let d):
+            let ns = d.nanosecondsRoundedUp
+            self = ns == 0 ? .none : .fixed(ns)
+        case .random(let lo, let hi):
+            self = .random(lo.nanosecondsRoundedUp, max(lo.nanosecondsRoundedUp, hi.nanosecondsRoundedUp))
+        }
+    }
 }
 
 /// What an emulated direct-access (SBC) disk looks like: size, sector size, where the data
@@ -167,7 +186,7 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
             throw CAMError(.invalidRequest, "emulated disk: taskSlots is \(taskSlots); give 1 or more")
         }
         if case .random(let lo, let hi) = latency, lo > hi {
-            throw CAMError(.invalidRequest, "emulated disk: random latency from \(lo) ns to \(hi) ns is empty; give the smaller bound first")
+            throw CAMError(.invalidRequest, "emulated disk: random latency from \(lo.camDescription) to \(hi.camDescription) is empty; give the smaller bound first")
         }
         _ = try Self.checkASCII(vendor, key: "vendor", max: 8)
         _ = try Self.checkASCII(product, key: "product", max: 16)
@@ -231,13 +250,13 @@ public struct EmulatedDiskConfiguration: Sendable, Equatable {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         if parts.count == 1 {
             guard let ns = parseDuration(text) else { throw bad }
-            return ns == 0 ? .none : .fixed(nanoseconds: ns)
+            return ns == 0 ? .none : .fixed(.nanoseconds(ns))
         }
         guard parts.count == 2, let lo = parseDuration(String(parts[0])), let hi = parseDuration(String(parts[1])) else { throw bad }
         guard lo <= hi else {
             throw CAMError(.invalidRequest, "emulated disk option latency=\(text): the range is empty; give the smaller bound first, as in latency=10us-200us")
         }
-        return .random(minNanoseconds: lo, maxNanoseconds: hi)
+        return .random(min: .nanoseconds(lo), max: .nanoseconds(hi))
     }
 
     static func parseFlag(_ value: String?, key: String) throws(CAMError) -> Bool {

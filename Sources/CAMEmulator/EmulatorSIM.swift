@@ -38,7 +38,7 @@ final class TargetSlot: @unchecked Sendable {
 /// `configuration` (adding, removing, scanning), then a target's lock. The locks of timers
 /// and I/O threads are leaves, never held with a target's lock. No lock of the emulator is
 /// held while calling CAM.
-public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
+public final class EmulatorSIM: CAMSIMDriver, @unchecked Sendable {
     // @unchecked: `attachedBus`, `scanned` and `isShutDown` are guarded by `configuration`;
     // `slots` and `timers` are fixed at init; each slot guards itself; `polledDisks` is
     // guarded by `pollRegistry`.
@@ -92,7 +92,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     }
 
     /// Keeps the bus to complete commands on (set once, before any command).
-    public func attached(to bus: CAMBus) {
+    package func attached(to bus: CAMBus) {
         configuration.withLock { attachedBus = bus }
         for s in slots {
             s.lock.withLock {
@@ -103,7 +103,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     }
 
     /// XPT_SCAN_BUS: the targets with disks. From now on `addDisk` is a hot add.
-    public func discover() throws(CAMError) -> [SIMTarget] {
+    package func discover() throws(CAMError) -> [SIMTarget] {
         configuration.withLock {
             scanned = true
             var out: [SIMTarget] = []
@@ -118,7 +118,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     /// Runs an XPT_SCSI_IO (or XPT_RESET_DEV) CCB on the disk at `path`: inline when a RAM
     /// disk has no latency, on the disk's I/O thread when it is file-backed, and completed by
     /// a timer thread when due when it has latency. Never waits for I/O or another command.
-    public func start(_ ccb: CCB, at path: CAMPath) {
+    package func start(_ ccb: CCB, at path: CAMPath) {
         guard path.target >= 0 && path.target < slots.count else {
             guard let bus = configuration.withLock({ attachedBus }) else { return }
             ccb.complete(status: .targetIDInvalid, residual: ccb.data.length)
@@ -179,8 +179,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
         }
         // Delayed: the command runs now (so a later command sees its effect, as with ordered
         // execution), and completes when its latency has passed, or with a time-out first.
-        let ms = ccb.timeoutMilliseconds
-        let timeout: UInt64 = (ms == CCB.infiniteTimeout || ms == 0) ? .max : UInt64(ms) * 1_000_000
+        let timeout = ccb.timeoutNanoseconds   // CCB.noTimeout (UInt64.max): none
         let timedOut = delay > timeout
         if timedOut { delay = timeout }
         var due: UInt64 = 0
@@ -206,7 +205,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
 
     /// XPT_ABORT of a delayed or queued command: it completes at once as aborted. A command
     /// that already ran to completion (or is being run or completed) cannot be aborted.
-    public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
+    package func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
         // The I/O queue first: a command moves from there to a timer, never back.
         if let queued = disk(target: path.target, lun: path.lun)?.io?.remove(where: { $0.ccb === ccb }), !queued.isEmpty {
             for c in queued { c.finish(.requestAborted) }
@@ -241,7 +240,7 @@ public final class EmulatorSIM: CAMSIM, @unchecked Sendable {
     }
 
     /// Stops the timer and I/O threads; commands they held complete with device-not-there.
-    public func shutdown() {
+    package func shutdown() {
         let first: Bool = configuration.withLock {
             if isShutDown { return false }
             isShutDown = true
@@ -362,7 +361,7 @@ extension EmulatorSIM: CAMPollingSIM {
     /// Every disk ever polled is kept (with its descriptor) until the SIM goes, and `poll`
     /// drains them all, whatever the path: a device removed and re-added at one path has two
     /// records in the XPT, one draining, and each CCB goes back to its own handle anyway.
-    public func startPolling(at path: CAMPath) -> [Int32]? {
+    package func startPolling(at path: CAMPath) -> [Int32]? {
         guard path.target >= 0 && path.target < slots.count else { return nil }
         let slot = slots[path.target]
         guard let disk = slot.lock.withLock({ slot.diskLocked(path.lun) }), disk.polled.descriptorForPolling() != nil else {
@@ -376,10 +375,10 @@ extension EmulatorSIM: CAMPollingSIM {
 
     /// Nothing to do: CAM polls once more after marking the device unpolled, and from then on
     /// its completions are not parked.
-    public func stopPolling(at path: CAMPath) {}
+    package func stopPolling(at path: CAMPath) {}
 
     @discardableResult
-    public func poll(at path: CAMPath) -> Int {
+    package func poll(at path: CAMPath) -> Int {
         let disks = pollRegistry.withLock { polledDisks }
         var n = 0
         for d in disks { n += d.polled.drain() }

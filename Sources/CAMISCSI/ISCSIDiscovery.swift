@@ -14,10 +14,10 @@ public struct ISCSIDiscoveredTarget: Sendable, Equatable {
 /// SendTargets discovery (RFC 7143 appendix D): log in to a portal with a discovery session and
 /// ask it for every target it offers.
 public enum ISCSIDiscovery {
-    /// The targets `portal` offers. Blocks for the round trips, at most about `timeoutSeconds`
+    /// The targets `portal` offers. Blocks for the round trips, at most about `timeout`
     /// per step. CHAP from the URL (or the environment) is used for the discovery login.
     public static func sendTargets(_ portal: ISCSIURL, initiatorName: String = ISCSISession.Options().initiatorName,
-                                   timeoutSeconds: Int32 = 10) throws(ISCSIError) -> [ISCSIDiscoveredTarget] {
+                                   timeout: Duration = .seconds(10)) throws(ISCSIError) -> [ISCSIDiscoveredTarget] {
         ISCSISecrets.register(portal)
         defer { ISCSISecrets.unregister(portal) }
         guard let ctx = iscsi_create_context(initiatorName) else {
@@ -28,7 +28,9 @@ public enum ISCSIDiscovery {
         iscsi_set_session_type(ctx, ISCSI_SESSION_DISCOVERY)
         iscsi_set_noautoreconnect(ctx, 1)
         // The synchronous calls run libiscsi's own event loop, which services time-outs.
-        iscsi_set_timeout(ctx, timeoutSeconds)
+        // libiscsi counts whole seconds.
+        let ns = timeout.nanosecondsRoundedUp
+        iscsi_set_timeout(ctx, Int32(clamping: ns / 1_000_000_000 + (ns % 1_000_000_000 == 0 ? 0 : 1)))
         if let chap = portal.chap {
             iscsi_set_initiator_username_pwd(ctx, chap.user, chap.password)
             if let t = portal.targetChap { iscsi_set_target_username_pwd(ctx, t.user, t.password) }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAM
 import SCSI
 
 /// Which way a command's data moves.
@@ -32,9 +33,14 @@ public struct ISCSIRequest {
     public var direction: ISCSIDirection
     /// The data, as `iovec`s (caller-owned memory; see the type's note).
     public var segments: UnsafeBufferPointer<iovec>
-    /// Milliseconds until the command is given up (and aborted at the target);
-    /// `UInt32.max`: never.
-    public var timeoutMilliseconds: UInt32
+    /// How long until the command is given up (and aborted at the target); zero or
+    /// `CCB.infiniteTimeout`: never (reads back as `CCB.infiniteTimeout`).
+    public var timeout: Duration {
+        get { timeoutNanoseconds == CCB.noTimeout ? CCB.infiniteTimeout : .nanoseconds(timeoutNanoseconds) }
+        set { timeoutNanoseconds = CCB.nanoseconds(newValue) }
+    }
+    /// `timeout` as the session keeps it (`CCB.timeoutNanoseconds`'s convention).
+    package var timeoutNanoseconds: UInt64
     /// Yours: comes back in the completion.
     public var tag: UInt64
     /// Yours too (a CCB): kept alive until the completion, returned unchanged.
@@ -42,21 +48,35 @@ public struct ISCSIRequest {
 
     public init(lun: UInt64, cdb: CDB, direction: ISCSIDirection = .none,
                 segments: UnsafeBufferPointer<iovec> = UnsafeBufferPointer(start: nil, count: 0),
-                timeoutMilliseconds: UInt32 = 30_000, tag: UInt64 = 0, context: AnyObject? = nil) {
+                timeout: Duration = .seconds(30), tag: UInt64 = 0, context: AnyObject? = nil) {
+        self.init(lun: lun, cdb: cdb, direction: direction, segments: segments,
+                  timeoutNanoseconds: CCB.nanoseconds(timeout), tag: tag, context: context)
+    }
+
+    /// A request with its time-out as a CCB carries it (what the SIM uses per command).
+    package init(lun: UInt64, cdb: CDB, direction: ISCSIDirection = .none,
+                 segments: UnsafeBufferPointer<iovec> = UnsafeBufferPointer(start: nil, count: 0),
+                 timeoutNanoseconds: UInt64, tag: UInt64 = 0, context: AnyObject? = nil) {
         self.kind = .command
         self.lun = lun
         self.cdb = cdb
         self.direction = direction
         self.segments = segments
-        self.timeoutMilliseconds = timeoutMilliseconds
+        self.timeoutNanoseconds = timeoutNanoseconds
         self.tag = tag
         self.context = context
     }
 
     /// A LUN RESET of `lun`.
-    public static func lunReset(_ lun: UInt64, timeoutMilliseconds: UInt32 = 30_000, tag: UInt64 = 0,
+    public static func lunReset(_ lun: UInt64, timeout: Duration = .seconds(30), tag: UInt64 = 0,
                                 context: AnyObject? = nil) -> ISCSIRequest {
-        var r = ISCSIRequest(lun: lun, cdb: CDB(), timeoutMilliseconds: timeoutMilliseconds, tag: tag, context: context)
+        lunReset(lun, timeoutNanoseconds: CCB.nanoseconds(timeout), tag: tag, context: context)
+    }
+
+    /// A LUN RESET with its time-out as a CCB carries it.
+    package static func lunReset(_ lun: UInt64, timeoutNanoseconds: UInt64, tag: UInt64 = 0,
+                                 context: AnyObject? = nil) -> ISCSIRequest {
+        var r = ISCSIRequest(lun: lun, cdb: CDB(), timeoutNanoseconds: timeoutNanoseconds, tag: tag, context: context)
         r.kind = .lunReset
         return r
     }

@@ -32,7 +32,7 @@ import Synchronization
 /// completes the CCBs on that thread. No thread hand-over and no eventfd per command, as in a
 /// single-threaded libiscsi program. Logging in again, the reconnect window and time-outs stay
 /// with the session's service thread; see `ISCSISession`.
-public final class ISCSISIM: CAMSIM, @unchecked Sendable {
+public final class ISCSISIM: CAMSIMDriver, @unchecked Sendable {
     // @unchecked: `targets` and `sessions` are guarded by `lock`; the rest is set in init.
     public let url: ISCSIURL
     public let options: ISCSISession.Options
@@ -76,11 +76,11 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
                     probeTakesUnitAttention: true, completesDirectly: true)
     }
 
-    public func attached(to bus: CAMBus) {
+    package func attached(to bus: CAMBus) {
         link.set(bus)
     }
 
-    public func discover() throws(CAMError) -> [SIMTarget] {
+    package func discover() throws(CAMError) -> [SIMTarget] {
         if let target = url.target, let lun = url.lun {
             _ = try session(for: 0, name: target)
             return [SIMTarget(target: 0, luns: [lun])]
@@ -152,7 +152,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         return sessionLocked(target)
     }
 
-    public func start(_ ccb: CCB, at path: CAMPath) {
+    package func start(_ ccb: CCB, at path: CAMPath) {
         guard let s = session(at: path.target), let bus = link.bus else {
             finish(ccb, .deviceNotThere, "no iSCSI session for target \(path.target)")
             return
@@ -173,22 +173,22 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
             switch ccb.data {
             case .none:
                 submit(s, ISCSIRequest(lun: path.lun, cdb: ccb.cdb, direction: direction,
-                                       timeoutMilliseconds: ccb.timeoutMilliseconds, context: ccb), ccb, bus)
+                                       timeoutNanoseconds: ccb.timeoutNanoseconds, context: ccb), ccb, bus)
             case .buffer(let b):
                 var one = iovec(iov_base: b.baseAddress, iov_len: b.count)
                 withUnsafePointer(to: &one) { p in
                     submit(s, ISCSIRequest(lun: path.lun, cdb: ccb.cdb, direction: direction,
                                            segments: UnsafeBufferPointer(start: p, count: b.count > 0 ? 1 : 0),
-                                           timeoutMilliseconds: ccb.timeoutMilliseconds, context: ccb), ccb, bus)
+                                           timeoutNanoseconds: ccb.timeoutNanoseconds, context: ccb), ccb, bus)
                 }
             case .scatterGather(let sg):
                 submit(s, ISCSIRequest(lun: path.lun, cdb: ccb.cdb, direction: direction,
                                        segments: UnsafeBufferPointer(sg.buffer),
-                                       timeoutMilliseconds: ccb.timeoutMilliseconds, context: ccb), ccb, bus)
+                                       timeoutNanoseconds: ccb.timeoutNanoseconds, context: ccb), ccb, bus)
             }
             return
         case .resetDevice:
-            request = .lunReset(path.lun, timeoutMilliseconds: ccb.timeoutMilliseconds, context: ccb)
+            request = .lunReset(path.lun, timeoutNanoseconds: ccb.timeoutNanoseconds, context: ccb)
         default:
             finish(ccb, .functionNotAvailable, "\(ccb.function) is not an iSCSI SIM function")
             return
@@ -210,7 +210,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         }
     }
 
-    public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
+    package func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
         guard let s = session(at: path.target) else { return false }
         return s.abort(context: ccb)
     }
@@ -221,7 +221,7 @@ public final class ISCSISIM: CAMSIM, @unchecked Sendable {
         return url.with(target: name, lun: path.lun).description
     }
 
-    public func shutdown() {
+    package func shutdown() {
         let all: [ISCSISession] = lock.withLock {
             shutDown = true
             let list = sessions.compactMap { $0 }
@@ -288,19 +288,19 @@ extension ISCSISIM: CAMPollingSIM {
     /// Polling a LUN hands its target's session to the polling thread while it is logged in
     /// (`ISCSISession.startPolling`): commands go out and come back on that thread. The
     /// descriptor is the session's poll set, the same for every LUN of the target.
-    public func startPolling(at path: CAMPath) -> [Int32]? {
+    package func startPolling(at path: CAMPath) -> [Int32]? {
         guard let s = session(at: path.target), let fd = s.startPolling(lun: path.lun) else {
             return nil
         }
         return [fd]
     }
 
-    public func stopPolling(at path: CAMPath) {
+    package func stopPolling(at path: CAMPath) {
         session(at: path.target)?.stopPolling(lun: path.lun)
     }
 
     @discardableResult
-    public func poll(at path: CAMPath) -> Int {
+    package func poll(at path: CAMPath) -> Int {
         session(at: path.target)?.poll() ?? 0
     }
 }

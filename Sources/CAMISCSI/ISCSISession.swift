@@ -32,7 +32,7 @@ import Synchronization
 ///   recovery retries it when the CCB asked for recovery (a plain WRITE is idempotent).
 /// - Commands submitted while the session is down wait, each bounded by its own time-out.
 /// - The thread logs in again at once, then every `Options.retryInterval`; after
-///   `Options.reconnectWindowMilliseconds` without success, waiting and new commands complete
+///   `Options.reconnectWindow` without success, waiting and new commands complete
 ///   with `.unreachable` (CAM: selection time-out) at once, and logins go on being tried.
 /// - The target's UNIT ATTENTION after the new login reaches the caller like any sense (CAM's
 ///   error recovery retries it without taking a retry when it follows a nexus loss that it
@@ -67,12 +67,12 @@ public final class ISCSISession: @unchecked Sendable {
         /// Most segments one request may have.
         public var maxSegments = 256
         /// How long a login may take.
-        public var loginTimeoutMilliseconds: UInt32 = 10_000
+        public var loginTimeout: Duration = .seconds(10)
         /// How long the target may stay away before commands fail at once (a URL's
         /// `reconnect_window=SECONDS` replaces it).
-        public var reconnectWindowMilliseconds: UInt32 = 15_000
+        public var reconnectWindow: Duration = .seconds(15)
         /// Pause between login attempts after a failure.
-        public var retryIntervalMilliseconds: UInt32 = 1_000
+        public var retryInterval: Duration = .seconds(1)
         public init() {}
     }
 
@@ -81,6 +81,11 @@ public final class ISCSISession: @unchecked Sendable {
     /// The URL the session logged in with (`description` is masked).
     public let url: ISCSIURL
     public let options: Options
+    // The options' times in nanoseconds, as the service loop compares them (at most a century,
+    // so that adding one to a monotonic time never overflows).
+    private let loginTimeoutNanoseconds: UInt64
+    private let reconnectWindowNanoseconds: UInt64
+    private let retryIntervalNanoseconds: UInt64
     private let handler: Handler
 
     // shared, under `lock`
@@ -155,8 +160,12 @@ public final class ISCSISession: @unchecked Sendable {
         }
         self.url = url
         var options = options
-        if let w = url.reconnectWindowSeconds { options.reconnectWindowMilliseconds = w * 1000 }
+        if let w = url.reconnectWindow { options.reconnectWindow = w }
         self.options = options
+        let century = Duration.seconds(100 * 365 * 86_400).nanosecondsRoundedUp
+        loginTimeoutNanoseconds = min(options.loginTimeout.nanosecondsRoundedUp, century)
+        reconnectWindowNanoseconds = min(options.reconnectWindow.nanosecondsRoundedUp, century)
+        retryIntervalNanoseconds = min(options.retryInterval.nanosecondsRoundedUp, century)
         self.handler = handler
         let n = max(1, options.commandSlots)
         var free: [Int32] = []
@@ -189,7 +198,7 @@ public final class ISCSISession: @unchecked Sendable {
         thread = CAMThread(name: name) { [self] in self.run() }
 
         // Wait for the first login, bounded by the login time-out and a margin.
-        let limit = UInt64(options.loginTimeoutMilliseconds) * 1_000_000 + 2_000_000_000
+        let limit = loginTimeoutNanoseconds + 2_000_000_000
         let start = camMonotonicNanoseconds()
         lock.lock()
         while sharedFirstLogin == nil {
@@ -207,7 +216,7 @@ public final class ISCSISession: @unchecked Sendable {
             throw e
         case nil:
             shutDownThread()
-            throw ISCSIError(.loginFailed, "login to \(url) did not finish within \(options.loginTimeoutMilliseconds) ms")
+            throw ISCSIError(.loginFailed, "login to \(url) did not finish within \(options.loginTimeout.camDescription)")
         }
     }
 
@@ -627,21 +636,16 @@ public final class ISCSISession: @unchecked Sendable {
             return
         case .loggingIn:
             if now >= loginDeadline {
-                loginFailed("login did not finish within \(options.loginTimeoutMilliseconds) ms")
+                loginFailed("login did not finish within \(options.loginTimeout.camDescription)")
             }
         case .down:
-            if everUp && now &- downSince > UInt64(options.reconnectWindowMilliseconds) * 1_000_000 {
+            if everUp && now &- downSince > reconnectWindowNanoseconds {
                 failWaiting(.unreachable, detail: "the target at \(url.portal) has not answered for "
-                    + "\(ISCSISession.seconds(options.reconnectWindowMilliseconds)) (the reconnect window; "
+                    + "\(options.reconnectWindow.camDescription) (the reconnect window; "
                     + "?reconnect_window=SECONDS in the URL sets it)")
             }
             if now >= nextLoginAttempt { startLogin(now: now) }
         }
-    }
-
-    /// "15 s", "1.5 s".
-    static func seconds(_ milliseconds: UInt32) -> String {
-        milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(Double(milliseconds) / 1000) s"
     }
 
     private func startLogin(now: UInt64) {
@@ -667,7 +671,7 @@ public final class ISCSISession: @unchecked Sendable {
         contextGeneration &+= 1
         link = .loggingIn
         connectionBroke = false
-        loginDeadline = now + UInt64(options.loginTimeoutMilliseconds) * 1_000_000
+        loginDeadline = now + loginTimeoutNanoseconds
         // LUN -1: no TEST UNIT READY at login, so that no UNIT ATTENTION is eaten for the caller.
         let rc = iscsi_full_connect_async(c, url.portal, -1, ISCSISession.loginCallback,
                                           Unmanaged.passUnretained(self).toOpaque())
@@ -702,7 +706,7 @@ public final class ISCSISession: @unchecked Sendable {
     private func loginFailed(_ reason: String) {
         dropContext(reason: reason)
         loginFailure = reason
-        nextLoginAttempt = camMonotonicNanoseconds() + UInt64(options.retryIntervalMilliseconds) * 1_000_000
+        nextLoginAttempt = camMonotonicNanoseconds() + retryIntervalNanoseconds
         if everUp && downSince == 0 { downSince = camMonotonicNanoseconds() }
     }
 
@@ -826,7 +830,7 @@ public final class ISCSISession: @unchecked Sendable {
             if outcome == .connectionLost && lostReason == nil { connectionBroke = true }
         case SCSI_STATUS_TIMEOUT.rawValue:
             outcome = .timedOut
-            detail = "no answer within \(slot.timeoutMilliseconds) ms"
+            detail = "no answer within \(slot.timeoutDescription)"
         default:
             // libiscsi 1.19 passes on only GOOD, CHECK CONDITION and RESERVATION CONFLICT;
             // other status bytes (BUSY, TASK SET FULL, ...) become SCSI_STATUS_ERROR with the
@@ -946,7 +950,7 @@ public final class ISCSISession: @unchecked Sendable {
             switch s.state {
             case .waiting:
                 if let k = waiting.firstIndex(of: Int32(s.index)) { waiting.remove(at: k) }
-                complete(s, outcome: .timedOut, detail: "not sent within \(s.timeoutMilliseconds) ms: the target at \(url.portal) is not logged in")
+                complete(s, outcome: .timedOut, detail: "not sent within \(s.timeoutDescription): the target at \(url.portal) is not logged in")
             case .issued:
                 guard let c = ctx else { continue }
                 s.timedOut = true
@@ -963,7 +967,7 @@ public final class ISCSISession: @unchecked Sendable {
                                               ISCSISession.managementCallback, nil)
                 } else {
                     for r in slots where r.resetPending && r.lun == s.lun { r.resetPending = false }
-                    complete(s, outcome: .timedOut, detail: "LUN RESET not answered within \(s.timeoutMilliseconds) ms")
+                    complete(s, outcome: .timedOut, detail: "LUN RESET not answered within \(s.timeoutDescription)")
                 }
             default:
                 continue

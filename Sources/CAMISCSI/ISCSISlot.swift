@@ -33,7 +33,7 @@ final class ISCSISlot {
     var length = 0
     var tag: UInt64 = 0
     var context: AnyObject?
-    var timeoutMilliseconds: UInt32 = 0
+    var timeoutNanoseconds: UInt64 = 0
     /// Monotonic nanoseconds; 0: none.
     var deadline: UInt64 = 0
 
@@ -67,6 +67,9 @@ final class ISCSISlot {
         iov.deallocate()
     }
 
+    /// The time-out, for messages ("30 s").
+    var timeoutDescription: String { Duration.camDescription(nanoseconds: timeoutNanoseconds) }
+
     /// Takes a request's fields; the caller owns the slot (taken off the free list).
     func fill(_ r: ISCSIRequest, now: UInt64) {
         kind = r.kind
@@ -75,8 +78,8 @@ final class ISCSISlot {
         direction = r.direction
         tag = r.tag
         context = r.context
-        timeoutMilliseconds = r.timeoutMilliseconds
-        deadline = r.timeoutMilliseconds == .max ? 0 : now + UInt64(r.timeoutMilliseconds) * 1_000_000
+        timeoutNanoseconds = r.timeoutNanoseconds
+        deadline = r.timeoutNanoseconds > UInt64.max - now ? 0 : now + r.timeoutNanoseconds
         count = 0
         length = 0
         for seg in r.segments where seg.iov_len > 0 {
@@ -134,7 +137,7 @@ final class ISCSISlot {
     func cancelDetail(_ lost: String?) -> String {
         switch cancelOutcome {
         case .closed: return "the session was closed"
-        case .timedOut: return "no answer within \(timeoutMilliseconds) ms; ABORT TASK sent"
+        case .timedOut: return "no answer within \(timeoutDescription); ABORT TASK sent"
         case .aborted: return "aborted (ABORT TASK)"
         case .reset: return "ended by a LUN RESET of LUN \(lun)"
         default: return lost ?? "the connection to the target was lost; the command may or may not have run"

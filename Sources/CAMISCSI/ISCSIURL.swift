@@ -28,7 +28,7 @@ public struct ISCSICredentials: Sendable, Equatable, CustomStringConvertible, Cu
 /// `:`) of the user part; the target name is %-decoded (`%3A` is `:`); `?target_user=U&
 /// target_password=P` give mutual CHAP, `?header_digest=crc32c|none` the header digest (and,
 /// ours, not libiscsi's: `?reconnect_window=SECONDS`, how long commands wait for a target that
-/// went away, `ISCSISession.Options.reconnectWindowMilliseconds`); CHAP
+/// went away, `ISCSISession.Options.reconnectWindow`); CHAP
 /// comes from `LIBISCSI_CHAP_USERNAME` / `LIBISCSI_CHAP_PASSWORD` when the URL has none, and
 /// mutual CHAP from `LIBISCSI_CHAP_TARGET_USERNAME` / `LIBISCSI_CHAP_TARGET_PASSWORD`.
 ///
@@ -57,9 +57,9 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
     public var targetChap: ISCSICredentials?
     public var headerDigest: HeaderDigest = .negotiate
     /// `reconnect_window=SECONDS`: replaces the session's reconnect window when given.
-    public var reconnectWindowSeconds: UInt32?
+    public var reconnectWindow: Duration?
     /// The largest `reconnect_window` accepted (an hour).
-    public static let maxReconnectWindowSeconds: UInt32 = 3600
+    public static let maxReconnectWindow: Duration = .seconds(3600)
 
     /// The well-known iSCSI port (RFC 7143).
     public static let defaultPort = 3260
@@ -128,7 +128,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         var targetUser = env("LIBISCSI_CHAP_TARGET_USERNAME")
         var targetPassword = env("LIBISCSI_CHAP_TARGET_PASSWORD")
         var digest = HeaderDigest.negotiate
-        var window: UInt32?
+        var window: Duration?
 
         if let q = rest.firstIndex(of: "?") {
             let query = rest[rest.index(after: q)...]
@@ -146,10 +146,10 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
                 case "target_user": targetUser = value
                 case "target_password": targetPassword = value
                 case "reconnect_window":
-                    guard let w = UInt32(value), w <= maxReconnectWindowSeconds else {
-                        throw bad("reconnect_window must be whole seconds from 0 to \(maxReconnectWindowSeconds), not '\(value)'")
+                    guard let w = UInt32(value), .seconds(w) <= maxReconnectWindow else {
+                        throw bad("reconnect_window must be whole seconds from 0 to \(maxReconnectWindow.components.seconds), not '\(value)'")
                     }
-                    window = w
+                    window = .seconds(w)
                 default:
                     throw bad("unknown argument '\(key)' (known: header_digest, target_user, target_password, reconnect_window)")
                 }
@@ -225,7 +225,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
 
         var url = ISCSIURL(host: host, port: port, target: target, lun: lun)
         url.headerDigest = digest
-        url.reconnectWindowSeconds = window
+        url.reconnectWindow = window
         // libiscsi's rule: CHAP needs both a user and a secret; mutual CHAP needs one-way CHAP.
         if let u = user, let p = password, !u.isEmpty, !p.isEmpty {
             url.chap = ISCSICredentials(user: u, password: p)
@@ -310,7 +310,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
         var args: [String] = []
         if let targetChap { args.append("target_user=\(targetChap.user)&target_password=\(Self.passwordMask)") }
         if headerDigest != .negotiate { args.append("header_digest=\(headerDigest.rawValue)") }
-        if let w = reconnectWindowSeconds { args.append("reconnect_window=\(w)") }
+        if let w = reconnectWindow { args.append("reconnect_window=\(w.components.seconds)") }
         if !args.isEmpty { s += "?" + args.joined(separator: "&") }
         return s
     }

@@ -16,7 +16,8 @@ import SCSI
 ///   XPT queues the rest in the device's queue.
 /// - Commands are queued at the tail of the kernel's queue (SG_FLAG_Q_AT_TAIL), the head only
 ///   for CCBs flagged `.queueAtHead` or tagged head-of-queue. sg's own default is the head.
-/// - Time-outs: CAM's milliseconds one to one; 0 means the device's default in both.
+/// - Time-outs: a CCB's in milliseconds, rounded up; none (zero, `CCB.infiniteTimeout`) is sg's
+///   UINT_MAX (see `SGTimeout`).
 /// - Abort: sg has no per-command abort, so an abort is a LOGICAL UNIT RESET
 ///   (SG_SCSI_RESET_DEVICE, not escalated), which ends every command on that LUN.
 /// - Removal: POLLHUP ends the device through the XPT's lost-device path; commands in flight
@@ -46,7 +47,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         public var maxIO: Int = 512 * 1024
         /// How long after a removal commands still out may take before they complete as not
         /// there.
-        public var removalGraceMilliseconds: UInt64 = 2000
+        public var removalGrace: Duration = .seconds(2)
         public init() {}
     }
 
@@ -137,7 +138,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         return buses
     }
 
-    public func attached(to bus: CAMBus) {
+    package func attached(to bus: CAMBus) {
         lock.withLock { self.bus = bus }
     }
 
@@ -146,7 +147,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     /// The targets and LUNs sysfs lists for this host and channel now. Opens each new device;
     /// a device that went away and came back is opened afresh. Throws when no device could be
     /// opened and at least one failed for lack of privilege (with the device and what is needed).
-    public func discover() throws(CAMError) -> [SIMTarget] {
+    package func discover() throws(CAMError) -> [SIMTarget] {
         let present = SGDiscovery.devices().filter {
             $0.host == host && $0.channel == channel && (only?.contains(SGAddress(target: $0.target, lun: $0.lun)) ?? true)
         }
@@ -210,7 +211,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
 
     // MARK: I/O
 
-    public func start(_ ccb: CCB, at path: CAMPath) {
+    package func start(_ ccb: CCB, at path: CAMPath) {
         let unit = unit(at: path)
         guard let unit else {
             finish(ccb, .deviceNotThere)
@@ -255,7 +256,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         let atHead = ccb.flags.contains(.queueAtHead) || ccb.tagAction == .headOfQueue
         let sense = ccb.flags.contains(.disableAutosense)
             ? UnsafeMutableRawBufferPointer(rebasing: ccb.senseBuffer[0..<0]) : ccb.senseBuffer
-        let timeout = SGTimeout(camMilliseconds: ccb.timeoutMilliseconds)
+        let timeout = SGTimeout(camNanoseconds: ccb.timeoutNanoseconds)
         let failure: LinuxSGError? = ccb.cdb.withUnsafeBytes { cdb -> LinuxSGError? in
             var request = SGRequest(cdb: cdb, sense: sense, timeout: timeout, packID: slot,
                                     flags: atHead ? .queueAtHead : .queueAtTail)
@@ -357,7 +358,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     private func drainIfRemoved(_ unit: SGUnit) {
         guard unit.isRemoved else { return }
         let (done, leftovers) = unit.finishDraining(now: camMonotonicNanoseconds(),
-                                                    graceNanoseconds: options.removalGraceMilliseconds * 1_000_000)
+                                                    graceNanoseconds: options.removalGrace.nanosecondsRoundedUp)
         for ccb in leftovers {
             ccb.transportDetail = TransportDetail(text: "\(unit.devicePath) was removed before the command completed")
             finish(ccb, .deviceNotThere)
@@ -382,7 +383,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         b?.deviceLost(target: unit.info.target, lun: unit.info.lun)
     }
 
-    public func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
+    package func abort(_ ccb: CCB, at path: CAMPath) -> Bool {
         let unit = unit(at: path)
         guard let unit, !unit.isRemoved else { return false }
         // No per-command abort in sg: the least disruptive reset, LOGICAL UNIT RESET, not
@@ -394,7 +395,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
         return true
     }
 
-    public func shutdown() {
+    package func shutdown() {
         poller.shutdown()
         let (all, threads): ([SGUnit], [CAMThread]) = lock.withLock {
             let u = Array(units.values)
@@ -470,7 +471,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     /// Polling starts at `path`: the device's sg descriptors leave the SIM's epoll thread and
     /// are returned for the caller's own poll/epoll. nil for a device that is not there or
     /// is already going.
-    public func startPolling(at path: CAMPath) -> [Int32]? {
+    package func startPolling(at path: CAMPath) -> [Int32]? {
         pollSwitch.lock()
         defer { pollSwitch.unlock() }
         guard let unit = unit(at: path),
@@ -485,7 +486,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     /// Polling ends at `path`: the poller takes the descriptors back, and epoll, being
     /// level-triggered, reports at once any completion that waits on them; or, for a device
     /// removed and drained while polled, they close now.
-    public func stopPolling(at path: CAMPath) {
+    package func stopPolling(at path: CAMPath) {
         pollSwitch.lock()
         defer { pollSwitch.unlock() }
         guard let unit = unit(at: path) else { return }
@@ -502,7 +503,7 @@ public final class LinuxSGSIM: CAMPollingSIM, @unchecked Sendable {
     /// `hangupCheckIntervalNanoseconds`) a call that finds nothing while commands are out
     /// asks the driver whether the device hung up, since a non-blocking read never says so.
     @discardableResult
-    public func poll(at path: CAMPath) -> Int {
+    package func poll(at path: CAMPath) -> Int {
         // Nothing out (or not polled): nothing to read, and nothing to lose.
         guard let unit = unit(at: path), case var mask = unit.polledBusyFiles, !mask.isEmpty else { return 0 }
         var count = 0

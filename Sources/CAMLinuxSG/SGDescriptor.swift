@@ -222,8 +222,10 @@ public struct SGRequestInfo: Sendable, Equatable {
     public var hasProblem: Bool
     public var packID: Int32
     public var userPointer: UInt
-    /// Milliseconds since it started (started) or its duration (complete).
-    public var durationMilliseconds: UInt32
+    /// Time since it started (started) or its duration (complete).
+    public var duration: Duration { .milliseconds(durationMilliseconds) }
+    /// `duration` as the driver gives it (sg_req_info.duration).
+    package var durationMilliseconds: UInt32
 
     init(_ r: sg_req_info) {
         isComplete = r.req_state == 2

@@ -24,9 +24,9 @@ public struct SGDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     public var revision: String
     /// The midlayer's device state ("running", "offline", "blocked"...).
     public var state: String
-    /// The device's default command time-out in seconds (`device/timeout`): what an sg
-    /// time-out of 0 means.
-    public var defaultTimeoutSeconds: Int?
+    /// The device's default command time-out (`device/timeout`, whole seconds there): what an
+    /// sg time-out of 0 means.
+    public var defaultTimeout: Duration?
     /// The midlayer's queue depth for the device.
     public var queueDepth: Int?
 
@@ -72,7 +72,7 @@ public enum SGDiscovery {
             model: readFile(dev + "model") ?? "",
             revision: readFile(dev + "rev") ?? "",
             state: readFile(dev + "state") ?? "unknown",
-            defaultTimeoutSeconds: readFile(dev + "timeout").flatMap { Int($0) },
+            defaultTimeout: readFile(dev + "timeout").flatMap { Int($0) }.map { .seconds($0) },
             queueDepth: readFile(dev + "queue_depth").flatMap { Int($0) })
     }
 

@@ -33,7 +33,7 @@ extension SGMappedBuffer: CAMDeviceBuffer {}
 
 extension LinuxSGSIM: CAMDeviceBufferSIM {
     /// CAM's device buffers are this SIM's mapped buffers (`mappedBuffers`).
-    public func deviceBuffers(at path: CAMPath, count: Int, size: Int) throws(CAMError) -> [any CAMDeviceBuffer] {
+    package func deviceBuffers(at path: CAMPath, count: Int, size: Int) throws(CAMError) -> [any CAMDeviceBuffer] {
         do {
             return try mappedBuffers(at: path, count: count, size: size)
         } catch {

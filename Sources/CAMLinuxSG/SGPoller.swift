@@ -13,7 +13,7 @@ import CAMSystem
 /// Removal: a hung-up descriptor (POLLHUP/POLLERR) stays ready forever, so it leaves epoll.
 /// Commands in flight when the device went still complete afterwards, and a non-blocking
 /// read never says ENODEV, so the handler gets `.hangup` once and then `.readable` every
-/// `drainIntervalMilliseconds` until it unregisters the descriptor, which it does when it
+/// `drainInterval` until it unregisters the descriptor, which it does when it
 /// has collected everything or given up waiting.
 public final class SGPoller: @unchecked Sendable {
     // @unchecked: `registrations`, `tokens`, `draining`, `nextToken`, `dispatching` and
@@ -30,7 +30,7 @@ public final class SGPoller: @unchecked Sendable {
     }
 
     /// How often a hung-up descriptor's handler is called to collect what is left.
-    public static let drainIntervalMilliseconds: Int32 = 10
+    public static let drainInterval: Duration = .milliseconds(10)
 
     public typealias Handler = @Sendable (Event) -> Void
 
@@ -134,7 +134,7 @@ public final class SGPoller: @unchecked Sendable {
 
     private func run() {
         threadID.withLock { $0 = pthread_self() }
-        let drainInterval = Duration.milliseconds(Self.drainIntervalMilliseconds)
+        let drainInterval = Self.drainInterval
         while true {
             let timeout: Duration? = lock.withLock { draining.isEmpty } ? nil : drainInterval
             do {

@@ -1,15 +1,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAM
 import CCAMSystem
 
 /// A command time-out as the sg driver takes it (sg_io_hdr.timeout, in milliseconds).
 ///
 /// 0 does not mean "no time-out" in sg: it means the device's default (the request queue's
 /// rq_timeout, `/sys/class/scsi_device/H:C:T:L/device/timeout`, 30 s unless changed). Waiting
-/// forever is UINT_MAX. CAM has the same two special values with the same meanings
-/// (CAM_TIME_DEFAULT = 0, "use the SIM's default"; CAM_TIME_INFINITY = 0xffffffff), so a CAM
-/// time-out maps one to one; `init(camMilliseconds:)` says so in one place.
+/// forever is UINT_MAX. A CCB has no "device default": its zero and `CCB.infiniteTimeout` both
+/// mean no time-out (CAM_TIME_INFINITY), so they become UINT_MAX here, and any other CAM
+/// time-out becomes milliseconds, rounded up; `init(camNanoseconds:)` says so in one place.
 public enum SGTimeout: Sendable, Equatable, CustomStringConvertible {
     /// The device's default (sg_io_hdr.timeout 0).
     case deviceDefault
@@ -18,13 +19,11 @@ public enum SGTimeout: Sendable, Equatable, CustomStringConvertible {
     /// This many milliseconds, 1 through UINT_MAX - 1.
     case milliseconds(UInt32)
 
-    /// From CAM's ccb_h.timeout: 0 is CAM_TIME_DEFAULT, UINT32_MAX is CAM_TIME_INFINITY.
-    public init(camMilliseconds ms: UInt32) {
-        switch ms {
-        case 0: self = .deviceDefault
-        case .max: self = .none
-        default: self = .milliseconds(ms)
-        }
+    /// From a CCB's time-out (`CCB.timeoutNanoseconds`; `CCB.noTimeout` is CAM_TIME_INFINITY).
+    package init(camNanoseconds ns: UInt64) {
+        if ns == CCB.noTimeout { self = .none; return }
+        let ms = ns / 1_000_000 + (ns % 1_000_000 == 0 ? 0 : 1)
+        self = .milliseconds(UInt32(clamping: ms))
     }
 
     /// The value for sg_io_hdr.timeout.
@@ -146,8 +145,10 @@ public struct SGCompletion: Sendable, Equatable, CustomStringConvertible {
     public var driverStatus: UInt16
     /// Bytes not transferred (dxfer_len less what moved, as the low-level driver reports it).
     public var residual: Int32
-    /// Milliseconds from start to completion, as the driver measured it.
-    public var durationMilliseconds: UInt32
+    /// Time from start to completion, as the driver measured it (to the millisecond).
+    public var duration: Duration { .milliseconds(durationMilliseconds) }
+    /// `duration` as the driver gives it (sg_io_hdr.duration).
+    package var durationMilliseconds: UInt32
     /// SG_INFO_* bits.
     public var info: UInt32
 

@@ -29,7 +29,7 @@ struct GenericOptions: ParsableArguments {
 
     /// Applies -C, -E and -t to a CCB.
     func prepare(_ ccb: CCB) {
-        ccb.timeoutMilliseconds = UInt32(timeout * 1000)
+        ccb.timeout = .seconds(timeout)
         if errorRecovery {
             ccb.flags.insert(.errorRecovery)
             ccb.retryCount = retryCount

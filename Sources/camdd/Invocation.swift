@@ -28,7 +28,7 @@ struct Invocation {
         var settings = IOSettings()
         settings.retryCount = retryCount
         settings.errorRecovery = errorRecovery
-        if let t = timeout, t > 0 { settings.timeoutMilliseconds = UInt32(t * 1000) }
+        if let t = timeout, t > 0 { settings.timeout = .seconds(t) }
         settings.verbose = verbose
 
         let opener = PassOpener(buses: buses)
@@ -64,7 +64,7 @@ struct Invocation {
         let result: CopyResult
         do {
             result = try engine.run(
-                signals: copySignals, progressIntervalMilliseconds: progress ? 1000 : nil,
+                signals: copySignals, progressInterval: progress ? .seconds(1) : nil,
                 onStatus: { stats in
                     if progressShown { writeStandardError("\n"); progressShown = false }
                     writeStandardError(stats.freeBSDText)

@@ -153,7 +153,7 @@ private final class EmuRig {
 
     /// Runs one command and waits for it.
     func run(_ cdbBytes: [UInt8], dataIn: Int = 0, dataOut: [UInt8]? = nil, sgSegments: [Int]? = nil,
-             timeoutMilliseconds: UInt32 = 10_000) throws -> EmuResult {
+             timeout: Duration = .seconds(10)) throws -> EmuResult {
         let ccb = CCB()
         let length = dataOut?.count ?? dataIn
         let buffer = EmuBuffer(length)
@@ -176,7 +176,7 @@ private final class EmuRig {
             }
         }
         let direction: CCBDirection = length == 0 ? .none : (dataOut != nil ? .out : .in)
-        ccb.setSCSI(cdb: CDB(cdbBytes)!, data: data, direction: direction, timeoutMilliseconds: timeoutMilliseconds)
+        ccb.setSCSI(cdb: CDB(cdbBytes)!, data: data, direction: direction, timeout: timeout)
         try handle.execute(ccb)
         _ = sg
         return EmuResult(status: ccb.status, scsiStatus: ccb.scsiStatus, sense: Array(ccb.sense),
@@ -492,7 +492,7 @@ struct EmulatorTests {
 
     @Test("random latency brings completions back out of order, cookies intact", .timeLimit(.minutes(1)))
     func outOfOrder() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .random(minNanoseconds: 100_000, maxNanoseconds: 3_000_000)))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .random(min: .microseconds(100), max: .milliseconds(3))))
         let count = 64
         let buffers = (0..<count).map { _ in EmuBuffer(512) }
         var ccbs: [CCB] = []
@@ -504,7 +504,7 @@ struct EmulatorTests {
         var order: [UInt64] = []
         let deadline = nowMilliseconds() + 10_000
         while order.count < count && nowMilliseconds() < deadline {
-            _ = rig.handle.wait(timeoutMilliseconds: 100)
+            _ = rig.handle.wait(timeout: .milliseconds(100))
             while let c = rig.handle.get() {
                 #expect(c.status == .requestComplete)
                 order.append(c.cookie)
@@ -518,13 +518,13 @@ struct EmulatorTests {
 
     @Test("past taskSlots the device answers TASK SET FULL", .timeLimit(.minutes(1)))
     func taskSetFull() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 20_000_000), taskSlots: 4))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(.milliseconds(20)), taskSlots: 4))
         let ccbs = (0..<8).map { CCB(cdb: CDB(testUnitReady)!, cookie: UInt64($0)) }
         for c in ccbs { try rig.handle.queue(c) }
         var good = 0, full = 0
         let deadline = nowMilliseconds() + 5_000
         while good + full < 8 && nowMilliseconds() < deadline {
-            _ = rig.handle.wait(timeoutMilliseconds: 100)
+            _ = rig.handle.wait(timeout: .milliseconds(100))
             while let c = rig.handle.get() {
                 if c.status == .requestComplete { good += 1 }
                 if c.status == .scsiStatusError && c.scsiStatus == .taskSetFull && c.senseLength == 0 { full += 1 }
@@ -536,9 +536,9 @@ struct EmulatorTests {
 
     @Test("a latency longer than the CCB's time-out completes as command time-out; abort takes a held command back", .timeLimit(.minutes(1)))
     func timeoutAndAbort() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 2_000_000_000)))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(.seconds(2))))
         let start = nowMilliseconds()
-        let r = try rig.run(testUnitReady, timeoutMilliseconds: 20)
+        let r = try rig.run(testUnitReady, timeout: .milliseconds(20))
         #expect(r.status == .commandTimeout)
         #expect(nowMilliseconds() - start < 1_000)
 
@@ -549,7 +549,7 @@ struct EmulatorTests {
         abort.abortTarget = held
         try rig.handle.execute(abort)
         #expect(abort.status == .requestComplete)
-        _ = rig.handle.wait(timeoutMilliseconds: 1_000)
+        _ = rig.handle.wait(timeout: .seconds(1))
         let back = rig.handle.get()
         #expect(back?.cookie == 42 && back?.status == .requestAborted)
         #expect(rig.sim.disk(target: 0)?.tasksInProgress == 0)
@@ -557,14 +557,14 @@ struct EmulatorTests {
 
     @Test("hot removal mid-I/O and hot add after the scan", .timeLimit(.minutes(1)))
     func hotRemoveAndAdd() throws {
-        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(nanoseconds: 5_000_000_000)))
+        let rig = try EmuRig(EmulatedDiskConfiguration(latency: .fixed(.seconds(5))))
         let held = (0..<4).map { CCB(cdb: CDB(testUnitReady)!, cookie: UInt64($0)) }
         for c in held { try rig.handle.queue(c) }
         let start = nowMilliseconds()
         rig.sim.removeDisk(target: 0)
         var gone = 0
         while gone < 4 && nowMilliseconds() - start < 2_000 {
-            _ = rig.handle.wait(timeoutMilliseconds: 100)
+            _ = rig.handle.wait(timeout: .milliseconds(100))
             while let c = rig.handle.get() { if c.status == .deviceNotThere { gone += 1 } }
         }
         #expect(gone == 4)
@@ -584,7 +584,7 @@ struct EmulatorTests {
     func concurrentUse() throws {
       try withTemporaryFile { path in
         let fast = EmulatedDiskConfiguration(capacityBytes: 4 << 20)
-        let slow = EmulatedDiskConfiguration(capacityBytes: 4 << 20, latency: .random(minNanoseconds: 0, maxNanoseconds: 200_000), taskSlots: 8)
+        let slow = EmulatedDiskConfiguration(capacityBytes: 4 << 20, latency: .random(min: .zero, max: .microseconds(200)), taskSlots: 8)
         let file = EmulatedDiskConfiguration(capacityBytes: 4 << 20, file: path)
         let rig = try EmuRig([(0, 0, fast), (1, 0, slow), (2, 0, file)])
         let paths = (0...2).map { CAMPath(bus: rig.bus.number, target: $0, lun: 0) }
@@ -609,7 +609,7 @@ struct EmulatorTests {
                         if (try? h.queue(ccb)) == nil { return }
                         queued += 1
                     }
-                    _ = h.wait(timeoutMilliseconds: 100)
+                    _ = h.wait(timeout: .milliseconds(100))
                     while let c = h.get() {
                         done += 1
                         if c.status == .requestComplete { good += 1 }
@@ -622,7 +622,7 @@ struct EmulatorTests {
         for i in 0..<20 {
             // Every other one file-backed: removal stops its I/O thread.
             try rig.sim.addDisk(target: 5, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: i % 2 == 1 ? path + ".hot" : nil,
-                                                                      latency: .fixed(nanoseconds: 50_000)))
+                                                                      latency: .fixed(.microseconds(50))))
             usleep(1_000)
             rig.sim.removeDisk(target: 5)
         }
@@ -654,7 +654,7 @@ struct EmulatorTests {
             var done = 0
             let deadline = nowMilliseconds() + 10_000
             while done < 2 * pairs && nowMilliseconds() < deadline {
-                _ = rig.handle.wait(timeoutMilliseconds: 100)
+                _ = rig.handle.wait(timeout: .milliseconds(100))
                 while let c = rig.handle.get() {
                     #expect(c.status == .requestComplete)
                     done += 1
@@ -679,7 +679,7 @@ struct EmulatorTests {
         try withTemporaryFile { path in
             let rig = try EmuRig([(0, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path)),
                                   (1, 0, EmulatedDiskConfiguration(capacityBytes: 1 << 20, file: path + ".slow",
-                                                                   latency: .fixed(nanoseconds: 5_000_000_000)))])
+                                                                   latency: .fixed(.seconds(5))))])
             defer { unlink(path + ".slow") }
             let slow = try rig.xpt.open(path: CAMPath(bus: rig.bus.number, target: 1, lun: 0))
             defer { slow.close() }
@@ -694,7 +694,7 @@ struct EmulatorTests {
             rig.sim.removeDisk(target: 1)
             var fast = 0, held = 0
             while (fast < count || held < count) && nowMilliseconds() - start < 3_000 {
-                _ = rig.handle.wait(timeoutMilliseconds: 50)
+                _ = rig.handle.wait(timeout: .milliseconds(50))
                 while let c = rig.handle.get() {
                     #expect(c.status == .requestComplete || c.status == .deviceNotThere)
                     fast += 1
@@ -771,11 +771,11 @@ struct EmulatorTests {
     func parsing() throws {
         let c = try EmulatedDiskConfiguration(parsing: "emu:disk:size=1g:sector=4096:latency=10us-200us:slots=8:ua:medium=100-107+300:vendor=V:product=P:dsense")
         #expect(c.capacityBytes == 1 << 30 && c.sectorSize == 4096 && c.taskSlots == 8)
-        #expect(c.latency == .random(minNanoseconds: 10_000, maxNanoseconds: 200_000))
+        #expect(c.latency == .random(min: .microseconds(10), max: .microseconds(200)))
         #expect(c.unitAttentionOnFirstAccess && c.descriptorSense)
         #expect(c.mediumErrorLBAs == [100...107, 300...300])
         #expect(c.vendor == "V" && c.product == "P")
-        #expect(try EmulatedDiskConfiguration(parsing: "size=64k:latency=50us").latency == .fixed(nanoseconds: 50_000))
+        #expect(try EmulatedDiskConfiguration(parsing: "size=64k:latency=50us").latency == .fixed(.microseconds(50)))
         #expect(try EmulatedDiskConfiguration(parsing: "file=/tmp/x").file == "/tmp/x")
         for bad in ["size=12q", "sector=1000", "latency=5", "slots=0", "bogus=1", "vendor=NINECHARS", "medium=9-3", "size=0"] {
             do throws(CAMError) {

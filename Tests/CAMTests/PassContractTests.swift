@@ -10,7 +10,7 @@ import Testing
 struct PassContractTests {
     @Test("thousands of CCBs complete out of order with their cookies intact")
     func outOfOrderCookies() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 400_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(min: .microseconds(1), max: .microseconds(400)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -29,7 +29,7 @@ struct PassContractTests {
                 try h.queue(c)
                 issued += 1
             }
-            guard h.wait(timeoutMilliseconds: 5000) else { Issue.record("no completion in 5 s"); return }
+            guard h.wait(timeout: .milliseconds(5000)) else { Issue.record("no completion in 5 s"); return }
             while let c = h.get() {
                 #expect(c.status == .requestComplete)
                 #expect(c.context === ccbs[0])
@@ -47,7 +47,7 @@ struct PassContractTests {
     @Test("completions through the XPT's worker threads: every CCB back once, on several devices at once")
     func workerCompletions() throws {
         let (xpt, _, _) = try makeEmulated(disks: 3, completeOnWorkers: true) { c, _ in
-            c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 200_000)
+            c.latency = .random(min: .microseconds(1), max: .microseconds(200))
         }
         defer { xpt.shutdown() }
         let handles = try (0..<3).map { try xpt.open(unit: $0) }
@@ -67,7 +67,7 @@ struct PassContractTests {
     func emptyGetAndEventfd() throws {
         // A latency far above any scheduling delay (the thread sanitizer slows things down a lot),
         // so "nothing has completed yet" holds when checked.
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 1_000_000_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(.seconds(1)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -154,7 +154,7 @@ struct PassContractTests {
 
     @Test("closing with commands in flight drops their completions and frees the device record after they drain")
     func closeWithInFlight() throws {
-        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 30_000_000) }
+        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(30)) }
         defer { xpt.shutdown() }
         let baseline = xpt.liveRecords.count
         // In a function of its own so that nothing of ours keeps the handle alive afterwards.
@@ -176,7 +176,7 @@ struct PassContractTests {
 
     @Test("a device removed mid-I/O: queue fails, queued CCBs complete with device-not-there, the unit is not reused while open")
     func removalMidIO() throws {
-        let (xpt, sim, _) = try makeEmulated(disks: 1, commandSlots: 4) { c, _ in c.latency = .fixed(nanoseconds: 20_000_000) }
+        let (xpt, sim, _) = try makeEmulated(disks: 1, commandSlots: 4) { c, _ in c.latency = .fixed(.milliseconds(20)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -232,7 +232,7 @@ struct PassContractTests {
 
     @Test("a reset already retried for does not spend a second retry on its UNIT ATTENTION")
     func resetThenItsUnitAttention() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 200_000_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(200)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -292,7 +292,7 @@ struct PassContractTests {
 
     @Test("each handle has its own queues; the device's slots are shared between handles")
     func perHandleQueues() throws {
-        let (xpt, _, _) = try makeEmulated(commandSlots: 2) { c, _ in c.latency = .fixed(nanoseconds: 1_000_000) }
+        let (xpt, _, _) = try makeEmulated(commandSlots: 2) { c, _ in c.latency = .fixed(.milliseconds(1)) }
         defer { xpt.shutdown() }
         let a = try xpt.open(unit: 0)
         let b = try xpt.open(unit: 0)
@@ -311,7 +311,7 @@ struct PassContractTests {
 
     @Test("the async sequence delivers completions")
     func asyncCompletions() async throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(minNanoseconds: 10_000, maxNanoseconds: 200_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(min: .microseconds(10), max: .microseconds(200)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -326,7 +326,7 @@ struct PassContractTests {
 
     @Test("abort takes back a queued CCB; outstanding CCBs can be listed")
     func abortAndList() throws {
-        let (xpt, _, _) = try makeEmulated(commandSlots: 1) { c, _ in c.latency = .fixed(nanoseconds: 50_000_000) }
+        let (xpt, _, _) = try makeEmulated(commandSlots: 1) { c, _ in c.latency = .fixed(.milliseconds(50)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -348,7 +348,7 @@ struct PassContractTests {
 
     @Test("device statistics count operations, bytes and latency")
     func devstat() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 100_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(.microseconds(100)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }

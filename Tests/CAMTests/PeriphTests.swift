@@ -83,7 +83,7 @@ struct PeriphTests {
 
     @Test("a device lost while a pass handle and a test periph hold it: both see it go, the record lives until both let go")
     func lostWhileHeld() throws {
-        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 20_000_000) }
+        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(20)) }
         defer { xpt.shutdown() }
         let test = RecordingDriver()
         xpt.register(driver: test)
@@ -122,7 +122,7 @@ struct PeriphTests {
 
     @Test("opens and closes are counted one for one while opens race closes and a removal")
     func openRacesClose() throws {
-        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 200_000) }
+        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(.microseconds(200)) }
         defer { xpt.shutdown() }
         var pass: CAMPeriph? = try #require(xpt.attachedPeriphs(at: CAMPath(bus: 0, target: 0, lun: 0)).first)
         #expect(pass?.name == "pass0")
@@ -162,7 +162,7 @@ struct PeriphTests {
 
     @Test("a lost device's unit is not reused while abandoned commands still hold its periph")
     func unitHeldByAbandonedCommands() throws {
-        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 300_000_000) }
+        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(300)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         for _ in 0..<4 { try h.queue(CCB(cdb: tur())) }
@@ -184,7 +184,7 @@ struct PeriphTests {
         xpt.onEvent { event in if case .found = event { found.withLock { $0 += 1 } } }
         var config = EmulatedDiskConfiguration()
         config.capacityBytes = 1 << 20
-        config.latency = .random(minNanoseconds: 10_000, maxNanoseconds: 200_000)
+        config.latency = .random(min: .microseconds(10), max: .microseconds(200))
         let buffers = (0..<4).map { _ in Buffer(4096) }
         for cycle in 1...1_000 {
             try sim.addDisk(target: 0, lun: 0, config)
@@ -207,7 +207,7 @@ struct PeriphTests {
         weak var weakSIM: EmulatorSIM?
         var counter: CAMRecordCounter?
         func useAndDrop() throws {
-            let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 1_000_000) }
+            let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(1)) }
             weakXPT = xpt
             weakSIM = sim
             counter = xpt.liveRecords
@@ -272,7 +272,7 @@ struct PeriphTests {
         for t in 0..<8 {
             var c = EmulatedDiskConfiguration()
             c.capacityBytes = 1 << 20
-            c.latency = .fixed(nanoseconds: 100_000)
+            c.latency = .fixed(.microseconds(100))
             try sim.addDisk(target: t, lun: 0, c)
         }
         try xpt.scan(xpt.register(sim))

@@ -10,7 +10,7 @@ import Testing
 struct PolledCompletionTests {
     @Test("while polled, completions wait for the polling thread, and every CCB comes back once, out of order")
     func harvestedByCaller() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 300_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(min: .microseconds(1), max: .microseconds(300)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -41,7 +41,7 @@ struct PolledCompletionTests {
                 try h.queue(c)
                 issued += 1
             }
-            _ = h.wait(timeoutMilliseconds: 1000)
+            _ = h.wait(timeout: .milliseconds(1000))
             while let c = h.get() {
                 #expect(c.status == .requestComplete)
                 #expect(seen.insert(c.cookie).inserted, "cookie \(c.cookie) came back twice")
@@ -55,7 +55,7 @@ struct PolledCompletionTests {
 
     @Test("stopping polling with commands in flight hands them back to the SIM's threads; none is lost")
     func stopWithInFlight() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 20_000_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(20)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -73,7 +73,7 @@ struct PolledCompletionTests {
 
     @Test("execute on a polled device harvests while it waits")
     func executeWhilePolled() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 5_000_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(5)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -88,7 +88,7 @@ struct PolledCompletionTests {
 
     @Test("a handle that does not poll still gets its completions when another handle polls the device")
     func otherHandleOnPolledDevice() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 2_000_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .random(min: .microseconds(1), max: .milliseconds(2)) }
         defer { xpt.shutdown() }
         let poller = try xpt.open(unit: 0)
         let other = try xpt.open(unit: 0)
@@ -103,7 +103,7 @@ struct PolledCompletionTests {
 
     @Test("a polled device removed mid-I/O: every CCB comes back, the unstarted ones as device-not-there")
     func removalWhilePolled() throws {
-        let (xpt, sim, _) = try makeEmulated(disks: 1, commandSlots: 4) { c, _ in c.latency = .fixed(nanoseconds: 20_000_000) }
+        let (xpt, sim, _) = try makeEmulated(disks: 1, commandSlots: 4) { c, _ in c.latency = .fixed(.milliseconds(20)) }
         defer { xpt.shutdown() }
         let h = try xpt.open(unit: 0)
         defer { h.close() }
@@ -119,7 +119,7 @@ struct PolledCompletionTests {
 
     @Test("closing a polling handle ends polling for the device; a second poller keeps it on")
     func closeEndsPolling() throws {
-        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 2_000_000) }
+        let (xpt, _, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(2)) }
         defer { xpt.shutdown() }
         let a = try xpt.open(unit: 0)
         let b = try xpt.open(unit: 0)
@@ -135,7 +135,7 @@ struct PolledCompletionTests {
         b.stopPolling()
         // Nobody polls: the SIM's thread delivers.
         try b.queue(CCB(cdb: tur(), cookie: 8))
-        #expect(b.wait(timeoutMilliseconds: 5000))
+        #expect(b.wait(timeout: .milliseconds(5000)))
         #expect(b.completedCount == 1)
         #expect(b.get()?.cookie == 8)
     }
@@ -144,14 +144,14 @@ struct PolledCompletionTests {
 extension PolledCompletionTests {
     @Test("a device removed and re-added at the same path while both records poll: each handle gets its own CCBs back")
     func readdedAtSamePath() throws {
-        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(nanoseconds: 30_000_000) }
+        let (xpt, sim, _) = try makeEmulated { c, _ in c.latency = .fixed(.milliseconds(30)) }
         defer { xpt.shutdown() }
         let old = try xpt.open(unit: 0)
         defer { old.close() }
         #expect(old.startPolling() != nil)
         for i in 0..<8 { try old.queue(CCB(cdb: tur(), cookie: UInt64(i))) }
         sim.removeDisk(target: 0, lun: 0)
-        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 16 << 20, latency: .fixed(nanoseconds: 30_000_000)))
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 16 << 20, latency: .fixed(.milliseconds(30))))
         let deadline = camMonotonicNanoseconds() + 5_000_000_000
         while xpt.devices().isEmpty && camMonotonicNanoseconds() < deadline { usleep(5_000) }
         let unit = try #require(xpt.devices().first?.unit)

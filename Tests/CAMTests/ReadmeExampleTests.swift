@@ -20,7 +20,8 @@ struct ReadmeExampleTests {
 
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
         defer { buffer.deallocate() }
-        let ccb = CCB(cdb: CDB.read(lba: 0, blocks: 8), data: .buffer(buffer), direction: .in, cookie: 7)
+        let ccb = CCB(cdb: CDB.read(lba: 0, blocks: 8), data: .buffer(buffer), direction: .in,
+                      timeout: .seconds(10), cookie: 7)   // 60 s unless given; CCB.infiniteTimeout: none
         try pass.queue(ccb)
 
         var p = pollfd(fd: pass.descriptor, events: Int16(POLLIN), revents: 0)
@@ -48,7 +49,7 @@ struct ReadmeExampleTests {
         let xpt = XPT()
         defer { xpt.shutdown() }
         let sim = EmulatorSIM()
-        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 64 << 20, latency: .fixed(nanoseconds: 1_000_000)))
+        try sim.addDisk(target: 0, lun: 0, EmulatedDiskConfiguration(capacityBytes: 64 << 20, latency: .fixed(.milliseconds(1))))
         try xpt.scan(xpt.register(sim))
         let pass = try xpt.open(unit: 0)
         defer { pass.close() }
@@ -59,7 +60,7 @@ struct ReadmeExampleTests {
         let fds = try #require(pass.startPolling())
         try pass.queue(CCB(cdb: CDB.testUnitReady(), cookie: 8))
         while pass.outstandingCount > 0 {
-            _ = pass.wait(timeoutMilliseconds: 1000)
+            _ = pass.wait(timeout: .seconds(1))
             while let done = pass.get() {
                 #expect(done.status == .requestComplete)
                 seen.append(done.cookie)

@@ -15,7 +15,7 @@ struct StressTests {
     func stress(completeOnWorkers: Bool, polling: Bool) throws {
         let disks = 4
         let (xpt, sim, _) = try makeEmulated(disks: disks, commandSlots: 8, completeOnWorkers: completeOnWorkers) { c, _ in
-            c.latency = .random(minNanoseconds: 1_000, maxNanoseconds: 100_000)
+            c.latency = .random(min: .microseconds(1), max: .microseconds(100))
         }
         defer { xpt.shutdown() }
         let threads = 6
@@ -54,7 +54,7 @@ struct StressTests {
                             break
                         }
                     }
-                    _ = h.wait(timeoutMilliseconds: 20)
+                    _ = h.wait(timeout: .milliseconds(20))
                     while let c = h.get() {
                         back += 1
                         if !seen.insert(c.cookie).inserted { dup += 1 }
@@ -78,7 +78,7 @@ struct StressTests {
             let target = round % disks
             sim.removeDisk(target: target, lun: 0)
             usleep(10_000)
-            try? sim.addDisk(target: target, lun: 0, EmulatedDiskConfiguration(capacityBytes: 16 << 20, latency: .random(minNanoseconds: 1_000, maxNanoseconds: 100_000)))
+            try? sim.addDisk(target: target, lun: 0, EmulatedDiskConfiguration(capacityBytes: 16 << 20, latency: .random(min: .microseconds(1), max: .microseconds(100))))
         }
         for w in workers { w.join() }
         let r = results.withLock { $0 }

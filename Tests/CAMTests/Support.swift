@@ -49,7 +49,7 @@ func reap(_ h: PassHandle, count: Int, seconds: Int = 20) -> [CCB] {
     let deadline = camMonotonicNanoseconds() + UInt64(seconds) * 1_000_000_000
     while out.count < count && camMonotonicNanoseconds() < deadline {
         if let c = h.get() { out.append(c); continue }
-        _ = h.wait(timeoutMilliseconds: 50)
+        _ = h.wait(timeout: .milliseconds(50))
     }
     return out
 }

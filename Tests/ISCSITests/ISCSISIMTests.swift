@@ -23,7 +23,7 @@ final class ISCSISIMTests {
     deinit { tgt.stop() }
 
     func ccb(_ cdb: CDB, _ buf: Buffer? = nil, _ direction: CCBDirection = .none) -> CCB {
-        let c = CCB(cdb: cdb, data: buf.map { .buffer($0.raw) } ?? .none, direction: direction, timeoutMilliseconds: 10_000)
+        let c = CCB(cdb: cdb, data: buf.map { .buffer($0.raw) } ?? .none, direction: direction, timeout: .seconds(10))
         c.flags.insert(.errorRecovery)
         c.retryCount = 4
         return c
@@ -110,7 +110,7 @@ final class ISCSISIMTests {
             }
             var got = 0
             while got < n {
-                guard h.wait(timeoutMilliseconds: 10_000) else { Issue.record("no completion"); return }
+                guard h.wait(timeout: .seconds(10)) else { Issue.record("no completion"); return }
                 while let c = h.get() {
                     #expect(c.status == .requestComplete, "\(c.status) \(c.transportDetail?.text ?? "")")
                     #expect(c.transferred == size)
@@ -131,7 +131,7 @@ final class ISCSISIMTests {
         let tape = "iqn.2024-01.org.swiftcam:tape"
         try tgt.addTape(tape, lun: 1)
         var o = ISCSISession.Options()
-        o.retryIntervalMilliseconds = 200
+        o.retryInterval = .milliseconds(200)
         let xpt = XPT(completionThreads: 1)
         defer { xpt.shutdown() }
         let tapeBus = xpt.register(try ISCSISIM(specifier: tgt.url(tape, lun: 1), options: o))
@@ -163,7 +163,7 @@ final class ISCSISIMTests {
             var out: [CCB] = []
             let end = camMonotonicNanoseconds() + 30_000_000_000
             while out.count < count && camMonotonicNanoseconds() < end {
-                if let c = h.get() { out.append(c) } else { _ = h.wait(timeoutMilliseconds: 100) }
+                if let c = h.get() { out.append(c) } else { _ = h.wait(timeout: .milliseconds(100)) }
             }
             return out
         }
@@ -223,7 +223,7 @@ final class ISCSISIMTests {
             let at = lba + UInt64(k * blocks)
             let c = CCB(cdb: write ? .write(lba: at, blocks: UInt32(blocks), minimumSize: 16)
                                    : .read(lba: at, blocks: UInt32(blocks), minimumSize: 16),
-                        data: .scatterGather(sg), direction: write ? .out : .in, timeoutMilliseconds: 10_000,
+                        data: .scatterGather(sg), direction: write ? .out : .in, timeout: .seconds(10),
                         cookie: UInt64(k))
             try h.queue(c)
         }
@@ -235,7 +235,7 @@ final class ISCSISIMTests {
         var seen = [Int](repeating: 0, count: n)
         var got = 0
         while got < n {
-            guard h.wait(timeoutMilliseconds: 10_000) else {
+            guard h.wait(timeout: .seconds(10)) else {
                 Issue.record("\(got) of \(n) completions, then none for 10 s")
                 return
             }

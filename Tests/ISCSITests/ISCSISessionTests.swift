@@ -222,7 +222,7 @@ final class ISCSISessionTests {
         try tgt.pause()
         defer { try? tgt.resume() }
         let start = camMonotonicNanoseconds()
-        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 1500, wait: 10))
+        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady(), timeout: .milliseconds(1500), wait: 10))
         let spent = Double(camMonotonicNanoseconds() - start) / 1e9
         #expect(d.outcome == .timedOut)
         #expect(spent >= 1.4 && spent < 3.5)
@@ -273,7 +273,7 @@ final class ISCSISessionTests {
     @Test func connectionLossAndReconnect() throws {
         let c = Collector()
         var o = ISCSISession.Options()
-        o.retryIntervalMilliseconds = 200
+        o.retryInterval = .milliseconds(200)
         let s = try open(tgt.url(iqn, lun: 1), c, options: o)
         defer { s.close() }
         try tgt.pause()
@@ -285,7 +285,7 @@ final class ISCSISessionTests {
         try tgt.restart()
         var ok = false
         for k in 0..<20 where !ok {
-            if let e = try execute(s, c, tag: UInt64(100 + k), lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 5000) {
+            if let e = try execute(s, c, tag: UInt64(100 + k), lun: 1, cdb: .testUnitReady(), timeout: .milliseconds(5000)) {
                 ok = e.outcome == .status
             }
             if !ok { usleep(200_000) }
@@ -302,10 +302,10 @@ final class ISCSISessionTests {
         let c = Collector()
         let box = SessionBox()
         var o = ISCSISession.Options()
-        o.retryIntervalMilliseconds = 200
+        o.retryInterval = .milliseconds(200)
         let s = try ISCSISession(url: try ISCSIURL.parse(tgt.url(iqn, lun: 1), environment: [:]), options: o) { done in
             if done.outcome == .connectionLost && done.tag < 1000, let s = box.session {
-                try? s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 30_000, tag: done.tag + 1000))
+                try? s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeout: .seconds(30), tag: done.tag + 1000))
             }
             c.handler(done)
         }
@@ -343,18 +343,18 @@ final class ISCSISessionTests {
     @Test func aTargetThatDoesNotComeBackEndsInAClearError() throws {
         let c = Collector()
         var o = ISCSISession.Options()
-        o.reconnectWindowMilliseconds = 1500
-        o.retryIntervalMilliseconds = 200
+        o.reconnectWindow = .milliseconds(1500)
+        o.retryInterval = .milliseconds(200)
         let s = try open(tgt.url(iqn, lun: 1), c, options: o)
         defer { s.close() }
         try tgt.kill()
         let start = camMonotonicNanoseconds()
-        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 4000, wait: 10))
+        let d = try #require(try execute(s, c, tag: 1, lun: 1, cdb: .testUnitReady(), timeout: .milliseconds(4000), wait: 10))
         let spent = Double(camMonotonicNanoseconds() - start) / 1e9
         #expect([.connectionLost, .unreachable, .timedOut].contains(d.outcome))
         #expect(spent < 4.5)
         usleep(1_700_000)
-        let e = try #require(try execute(s, c, tag: 2, lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 10_000, wait: 5))
+        let e = try #require(try execute(s, c, tag: 2, lun: 1, cdb: .testUnitReady(), timeout: .seconds(10), wait: 5))
         #expect(e.outcome == .unreachable)
         #expect(e.detail?.contains("reconnect window") == true)
     }
@@ -426,7 +426,7 @@ final class ISCSISessionTests {
     @Test func polledConnectionLossAndReconnect() throws {
         let c = Collector()
         var o = ISCSISession.Options()
-        o.retryIntervalMilliseconds = 200
+        o.retryInterval = .milliseconds(200)
         let s = try open(tgt.url(iqn, lun: 1), c, options: o)
         defer { s.close() }
         try takeUnitAttention(s, c, lun: 1)
@@ -446,7 +446,7 @@ final class ISCSISessionTests {
         var ok = false
         for k in 0..<40 where !ok {
             let tag = UInt64(100 + k)
-            try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 5000, tag: tag))
+            try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeout: .milliseconds(5000), tag: tag))
             if let e = pollFor(tag, s, c, fd: fd, seconds: 10) { ok = e.outcome == .status && e.status == .good }
             if !ok { usleep(200_000) }
         }
@@ -471,7 +471,7 @@ final class ISCSISessionTests {
         try tgt.pause()
         defer { try? tgt.resume() }
         let start = camMonotonicNanoseconds()
-        try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeoutMilliseconds: 700, tag: 1))
+        try s.submit(ISCSIRequest(lun: 1, cdb: .testUnitReady(), timeout: .milliseconds(700), tag: 1))
         let d = try #require(pollFor(1, s, c, fd: fd, seconds: 10))
         #expect(d.outcome == .timedOut)
         let spent = Double(camMonotonicNanoseconds() - start) / 1e9

@@ -31,11 +31,11 @@ import Testing
 
     @Test func reconnectWindowArgument() throws {
         let u = try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=3", environment: [:])
-        #expect(u.reconnectWindowSeconds == 3)
+        #expect(u.reconnectWindow == .seconds(3))
         #expect(u.description == "iscsi://h:3260/iqn.a:b/1?reconnect_window=3")
         #expect(try ISCSIURL.parse(u.description, environment: [:]) == u)
-        #expect(try ISCSIURL.parse("iscsi://h/iqn.a:b/1", environment: [:]).reconnectWindowSeconds == nil)
-        #expect(try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=0", environment: [:]).reconnectWindowSeconds == 0)
+        #expect(try ISCSIURL.parse("iscsi://h/iqn.a:b/1", environment: [:]).reconnectWindow == nil)
+        #expect(try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=0", environment: [:]).reconnectWindow == .seconds(0))
         for bad in ["-1", "1.5", "", "3601", "ten"] {
             #expect(throws: ISCSIError.self) { try ISCSIURL.parse("iscsi://h/iqn.a:b/1?reconnect_window=\(bad)", environment: [:]) }
         }

@@ -60,11 +60,11 @@ final class Buffer: @unchecked Sendable {
 /// Submits one command on `session` and waits for it.
 func execute(_ session: ISCSISession, _ collector: Collector, tag: UInt64, lun: UInt64, cdb: CDB,
              direction: ISCSIDirection = .none, buffers: [UnsafeMutableRawBufferPointer] = [],
-             timeoutMilliseconds: UInt32 = 10_000, wait seconds: Double = 20) throws -> Done? {
+             timeout: Duration = .seconds(10), wait seconds: Double = 20) throws -> Done? {
     var iovs = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
     try iovs.withUnsafeBufferPointer { p in
         try session.submit(ISCSIRequest(lun: lun, cdb: cdb, direction: direction, segments: p,
-                                        timeoutMilliseconds: timeoutMilliseconds, tag: tag))
+                                        timeout: timeout, tag: tag))
     }
     iovs.removeAll()
     return collector.wait(tag, seconds: seconds)

@@ -176,7 +176,7 @@ extension OnSCSIDebug {
         }
         for s in 0..<depth { try issue(s) }
         while done < count {
-            guard h.wait(timeoutMilliseconds: 20_000) else { Issue.record("no completion in 20 s"); break }
+            guard h.wait(timeout: .seconds(20)) else { Issue.record("no completion in 20 s"); break }
             while let c = h.get() {
                 let slot = Int(c.cookie >> 32)
                 #expect(c === ccbs[slot])
@@ -247,7 +247,7 @@ extension OnSCSIDebug {
             try? SCSIDebugKnob.write("delay", oldDelay)
             if oldNDelay != "0" { try? SCSIDebugKnob.write("ndelay", oldNDelay) }
         }
-        let ccb = CCB(cdb: CDB([0, 0, 0, 0, 0, 0])!, timeoutMilliseconds: 1000)
+        let ccb = CCB(cdb: CDB([0, 0, 0, 0, 0, 0])!, timeout: .milliseconds(1000))
         let t0 = camMonotonicNanoseconds()
         try h.execute(ccb)
         let ms = (camMonotonicNanoseconds() - t0) / 1_000_000
@@ -294,7 +294,7 @@ extension OnSCSIDebug {
         // Accepted (the LU reset is on its way), or too late: scsi_debug's delay is random
         // and the read may have finished already.
         #expect(abort.status == .requestComplete || abort.status == .unableToAbort, "abort: \(abort.status)")
-        #expect(h.wait(timeoutMilliseconds: 30_000))
+        #expect(h.wait(timeout: .seconds(30)))
         let back = try #require(h.get())
         #expect(back === target)
         print("sg SIM: abort \(abort.status); the READ(10) came back as \(back.status) \(back.transportDetail?.text ?? "")")
@@ -323,7 +323,7 @@ extension OnSCSIDebug {
         var refused: CAMError?
         // Until every command is back, those queued again before the refusal included.
         while (back.count < depth || h.outstandingCount > 0) && camMonotonicNanoseconds() < deadline {
-            if h.wait(timeoutMilliseconds: 1000) {
+            if h.wait(timeout: .milliseconds(1000)) {
                 while let c = h.get() {
                     back.append(c.status)
                     // Keep queueing, as camdd would, until the handle says the device is gone.

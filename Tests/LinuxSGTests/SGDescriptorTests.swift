@@ -9,13 +9,19 @@ import Testing
 
 /// What needs no device: the time-out mapping and the error messages.
 @Suite struct SGMappingTests {
-    @Test func camTimeoutMapsOneToOne() {
-        // CAM_TIME_DEFAULT (0) is the device's default in sg too; CAM_TIME_INFINITY is UINT_MAX.
-        #expect(SGTimeout(camMilliseconds: 0) == .deviceDefault)
-        #expect(SGTimeout(camMilliseconds: 0).rawValue == 0)
-        #expect(SGTimeout(camMilliseconds: CCB.infiniteTimeout) == SGTimeout.none)
-        #expect(SGTimeout(camMilliseconds: CCB.infiniteTimeout).rawValue == UInt32.max)
-        #expect(SGTimeout(camMilliseconds: 5000).rawValue == 5000)
+    @Test func camTimeoutMapsToMilliseconds() {
+        // A CCB has no "device default": zero and CAM_TIME_INFINITY are both no time-out, UINT_MAX.
+        let ccb = CCB()
+        ccb.timeout = .zero
+        #expect(SGTimeout(camNanoseconds: ccb.timeoutNanoseconds) == SGTimeout.none)
+        ccb.timeout = CCB.infiniteTimeout
+        #expect(SGTimeout(camNanoseconds: ccb.timeoutNanoseconds) == SGTimeout.none)
+        #expect(SGTimeout(camNanoseconds: ccb.timeoutNanoseconds).rawValue == UInt32.max)
+        ccb.timeout = .seconds(5)
+        #expect(SGTimeout(camNanoseconds: ccb.timeoutNanoseconds).rawValue == 5000)
+        ccb.timeout = .microseconds(1500)
+        #expect(SGTimeout(camNanoseconds: ccb.timeoutNanoseconds).rawValue == 2)
+        #expect(SGTimeout.deviceDefault.rawValue == 0)
     }
 
     @Test func explicitMillisecondsNeverBecomeSpecialValues() {

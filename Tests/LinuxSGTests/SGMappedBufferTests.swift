@@ -62,7 +62,7 @@ extension OnSCSIDebug {
             var back: [CCB] = []
             let deadline = camMonotonicNanoseconds() + 20_000_000_000
             while back.count < depth && camMonotonicNanoseconds() < deadline {
-                if let c = h.get() { back.append(c) } else { _ = h.wait(timeoutMilliseconds: 50) }
+                if let c = h.get() { back.append(c) } else { _ = h.wait(timeout: .milliseconds(50)) }
             }
             #expect(back.count == depth)
             #expect(back.allSatisfy { $0.status == .requestComplete && $0.residual == 0 }, "\(back.map(\.status))")
@@ -100,7 +100,7 @@ extension OnSCSIDebug {
             let c = CCB(cdb: rw10(write: false, lba: 16384 + 64, blocks: 64), data: .buffer(half), direction: .in, cookie: 3)
             try h.queue(c)
             var back: [CCB] = []
-            while back.count < 3, h.wait(timeoutMilliseconds: 10_000) { while let x = h.get() { back.append(x) } }
+            while back.count < 3, h.wait(timeout: .seconds(10)) { while let x = h.get() { back.append(x) } }
             #expect(Set(back.map(\.cookie)) == [1, 2, 3])
             #expect(back.allSatisfy { $0.status == .requestComplete })
             #expect(Self.matches(m, lba: 16384, generation: 0x11))

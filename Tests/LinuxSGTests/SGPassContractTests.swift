@@ -38,7 +38,7 @@ extension OnSCSIDebug {
         let deadline = camMonotonicNanoseconds() + UInt64(seconds) * 1_000_000_000
         while out.count < count && camMonotonicNanoseconds() < deadline {
             if let c = h.get() { out.append(c); continue }
-            _ = h.wait(timeoutMilliseconds: 50)
+            _ = h.wait(timeout: .milliseconds(50))
         }
         return out
     }
@@ -84,7 +84,7 @@ extension OnSCSIDebug {
                 try h.queue(c)
                 issued += 1
             }
-            guard h.wait(timeoutMilliseconds: 20_000) else { Issue.record("no completion in 20 s"); return }
+            guard h.wait(timeout: .seconds(20)) else { Issue.record("no completion in 20 s"); return }
             while let c = h.get() {
                 guard let slot = ccbs.firstIndex(where: { $0 === c }) else { bad.append("a CCB we never queued"); continue }
                 let n = c.cookie ^ 0xA5A5_5A5A_0F0F_F0F0

@@ -32,7 +32,7 @@ extension OnSCSIDebug {
         let deadline = camMonotonicNanoseconds() + UInt64(seconds * 1e9)
         while out.count < count && camMonotonicNanoseconds() < deadline {
             if let c = h.get() { out.append(c); continue }
-            _ = h.wait(timeoutMilliseconds: 50)
+            _ = h.wait(timeout: .milliseconds(50))
         }
         return out
     }
@@ -102,7 +102,7 @@ extension OnSCSIDebug {
                         try h.queue(ccbs[slot])
                         issued += 1
                     }
-                    guard h.wait(timeoutMilliseconds: 20_000) else { Issue.record("no completion in 20 s"); return }
+                    guard h.wait(timeout: .seconds(20)) else { Issue.record("no completion in 20 s"); return }
                     while let c = h.get() {
                         let slot = Int(c.cookie & 0xFF)
                         let n = c.cookie >> 8
@@ -153,7 +153,7 @@ extension OnSCSIDebug {
         for i in 0..<4 { try other.queue(CCB(cdb: CDB(count: 6), cookie: UInt64(i))) }
         let deadline = camMonotonicNanoseconds() + 10_000_000_000
         while other.completedCount < 4 && camMonotonicNanoseconds() < deadline {
-            _ = poller.wait(timeoutMilliseconds: 20)
+            _ = poller.wait(timeout: .milliseconds(20))
         }
         #expect(other.completedCount == 4)
         #expect(Self.readable(other.descriptor))
@@ -215,7 +215,7 @@ extension OnSCSIDebug {
             try SCSIDebug.delete(sg)
             let deadline = camMonotonicNanoseconds() + 15_000_000_000
             while back.count < depth && camMonotonicNanoseconds() < deadline {
-                if h.wait(timeoutMilliseconds: 500) {
+                if h.wait(timeout: .milliseconds(500)) {
                     while let c = h.get() {
                         back.append(c.status)
                         if c.status == .requestComplete && c.transferred != 64 * 1024 { shortReads += 1 }
