@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "CCAMBenchMalloc", path: "Benchmarks/CCAMBenchMalloc"),
         .executableTarget(
             name: "cam-bench",
-            dependencies: ["CAM", "SCSI", "CAMEmulator", "CCAMBenchMalloc"],
+            dependencies: ["CAM", "SCSI", "CAMEmulator", "CAMSpecifier", "CCAMBenchMalloc"],
             path: "Benchmarks/cam-bench",
             swiftSettings: strict
         ),

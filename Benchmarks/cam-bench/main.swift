@@ -1,7 +1,10 @@
 // cam-bench: CCBs per second queued and reaped on the emulated disk, and allocations per CCB
-// in steady state (issue 2's benchmark).
+// in steady state (issue 2's benchmark). With --devices, N devices on one bus read at once
+// (DeviceReaders.swift: the completion-mode comparison of issue 10 item 4).
 //
 //   swift run -c release cam-bench [--seconds S] [--depths 1,8,32]
+//   swift run -c release cam-bench --devices 8 [--bus emu[:OPTIONS]|sg|/dev/sgN|iscsi://...]
+//       [--bs 64k] [--depth 4] [--seconds S] [--completion-threads N]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,26 +16,78 @@ import SCSI
 struct Options {
     var seconds = 2.0
     var depths = [1, 8, 32]
+    /// Set by --devices: the many-device mode.
+    var readers: ReaderOptions?
+}
+
+let usage = """
+    usage: cam-bench [--seconds S] [--depths 1,8,32]
+           cam-bench --devices N [--bus emu[:OPTIONS]|sg|/dev/sgN|iscsi://HOST/IQN] [--bs 64k] [--depth 4]
+                     [--seconds S] [--completion-threads N]
+    """
+
+/// "64k", "1m", "4096".
+func parseBytes(_ text: String?) -> Int? {
+    guard var t = text?.lowercased(), !t.isEmpty else { return nil }
+    var shift = 0
+    switch t.last {
+    case "k": shift = 10
+    case "m": shift = 20
+    default: break
+    }
+    if shift > 0 { t.removeLast() }
+    guard let n = Int(t), n > 0 else { return nil }
+    return n << shift
 }
 
 func parseOptions() -> Options {
     var o = Options()
     var args = CommandLine.arguments.dropFirst()
+    var r = ReaderOptions()
+    var readerOption: String?
+    var seconds: Double?
     while let a = args.popFirst() {
         switch a {
         case "--seconds":
             guard let v = args.popFirst().flatMap(Double.init), v > 0 else { fail("--seconds takes a positive number") }
-            o.seconds = v
+            seconds = v
+        case "--devices":
+            guard let v = args.popFirst().flatMap({ Int($0) }), v > 0 else { fail("--devices takes a positive count, as in --devices 8") }
+            r.devices = v
+            o.readers = r
+        case "--bus":
+            guard let v = args.popFirst(), !v.isEmpty else { fail("--bus takes emu[:OPTIONS], sg, /dev/sgN or iscsi://HOST/IQN") }
+            r.bus = v == "emu" ? ReaderOptions.defaultEmulator : v
+            readerOption = a
+        case "--bs":
+            guard let v = parseBytes(args.popFirst()), v % 512 == 0, v <= 1 << 20 else { fail("--bs takes a multiple of 512 up to 1m, as in --bs 64k") }
+            r.blockSize = v
+            readerOption = a
+        case "--depth":
+            guard let v = args.popFirst().flatMap({ Int($0) }), v > 0 else { fail("--depth takes a positive number, as in --depth 4") }
+            r.depth = v
+            readerOption = a
+        case "--completion-threads":
+            guard let v = args.popFirst().flatMap({ Int($0) }), v > 0 else { fail("--completion-threads takes a positive number") }
+            r.completionThreads = v
+            readerOption = a
         case "--depths":
             let v = args.popFirst()?.split(separator: ",").compactMap { Int($0) } ?? []
             guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { fail("--depths takes a list like 1,8,32") }
             o.depths = v
         case "-h", "--help":
-            print("usage: cam-bench [--seconds S] [--depths 1,8,32]")
+            print(usage)
             exit(0)
         default:
-            fail("unknown argument \(a); usage: cam-bench [--seconds S] [--depths 1,8,32]")
+            fail("unknown argument \(a)\n\(usage)")
         }
+    }
+    if o.readers != nil {
+        r.seconds = seconds ?? r.seconds
+        o.readers = r
+    } else {
+        if let readerOption { fail("\(readerOption) goes with --devices N") }
+        o.seconds = seconds ?? o.seconds
     }
     return o
 }
@@ -97,6 +152,10 @@ func run(_ workload: Workload, depth: Int, seconds: Double, handle h: PassHandle
 }
 
 let options = parseOptions()
+if let readers = options.readers {
+    do { try runReaders(readers) } catch { fail("\(error)") }
+    exit(0)
+}
 let xpt = XPT(completionThreads: 1)
 let sim = EmulatorSIM(maxIO: 1 << 20, commandSlots: 256)
 do {
