@@ -116,13 +116,14 @@ final class Rig {
                 for k in 0..<n { buffer[k] = input[i + k] }
                 i += n
             }
-            execute(disk, cdb, direction: direction, length: length, scatterGather: flags & 0x20 != 0)
+            execute(disk, cdb, direction: direction, length: length, scatterGather: flags & 0x20 != 0,
+                    recovery: flags & 0x40 != 0)
             commands += 1
         }
     }
 
     /// Runs one command and checks what came back.
-    func execute(_ disk: Int, _ cdb: CDB, direction: CCBDirection, length: Int, scatterGather: Bool) {
+    func execute(_ disk: Int, _ cdb: CDB, direction: CCBDirection, length: Int, scatterGather: Bool, recovery: Bool) {
         let n = direction == .none ? 0 : length
         var sg: SGList?
         let data: CCBData
@@ -141,6 +142,14 @@ final class Rig {
             data = .buffer(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]))
         }
         ccb.setSCSI(cdb: cdb, data: data, direction: direction, timeoutMilliseconds: 10_000)
+        if recovery {
+            ccb.flags.insert(.errorRecovery)
+            ccb.retryCount = 2
+        }
+        defer {
+            ccb.flags.remove(.errorRecovery)
+            ccb.retryCount = 0
+        }
         do {
             try handles[disk].execute(ccb)
         } catch {
@@ -151,7 +160,8 @@ final class Rig {
         check(disk, cdb, length: n)
     }
 
-    /// GOOD, or CHECK CONDITION with sense SPC defines; a residual within the buffer.
+    /// GOOD, or CHECK CONDITION with sense SPC defines; a residual within the buffer; a sense
+    /// key specific field pointer that points into the CDB or the data out.
     func check(_ disk: Int, _ cdb: CDB, length: Int) {
         func fail(_ what: String) -> Never {
             fatalError("disk \(disk) CDB \(cdb) (\(length) bytes): \(what)")
@@ -164,6 +174,14 @@ final class Rig {
             guard let sense = ccb.senseData else { fail("CHECK CONDITION without sense") }
             guard sense.isRecognized, sense.senseKey != nil, sense.asc != nil, sense.ascq != nil else {
                 fail("sense not as SPC defines it: \(Array(ccb.sense))")
+            }
+            // A field pointer names a byte that exists: of the CDB, or of the data out.
+            switch sense.senseKeySpecific {
+            case .fieldPointer(let inCDB, let byte, let bit)?:
+                let limit = inCDB ? cdb.count : length
+                guard Int(byte) < limit, (bit ?? 0) < 8 else { fail("field pointer past the end: \(sense.description)") }
+            default:
+                break
             }
             _ = sense.description
         default:
