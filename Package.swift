@@ -85,3 +85,17 @@ let package = Package(
         .testTarget(name: "ISCSITests", dependencies: ["CAM", "SCSI", "CAMISCSI", "TestSupport"], swiftSettings: strict),
     ]
 )
+
+// Fuzz targets (docs/FUZZING.md), declared only when scripts/fuzz/run-all asks for them with
+// SWIFTCAM_FUZZ=1: libFuzzer supplies their main(), so they link only when built with
+// --sanitize=fuzzer, and the ordinary build must not see them.
+if Context.environment["SWIFTCAM_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "SenseFuzzer", dependencies: ["SCSI"], path: "Fuzz/SenseFuzzer", swiftSettings: strict),
+        .executableTarget(name: "ParserFuzzer", dependencies: ["SCSI"], path: "Fuzz/ParserFuzzer", swiftSettings: strict),
+        .executableTarget(
+            name: "EmulatorFuzzer", dependencies: ["CAM", "SCSI", "CAMEmulator"], path: "Fuzz/EmulatorFuzzer",
+            swiftSettings: strict
+        ),
+    ]
+}
