@@ -133,7 +133,7 @@ func readUntil(_ end: UInt64, handle h: PassHandle, capacity: (blocks: UInt64, b
             }
             passes &+= 1
             if !stopping, passes & 15 == 0, camMonotonicNanoseconds() >= end { stopping = true }
-            if taken == 0 { _ = h.wait(timeoutMilliseconds: 100) }
+            if taken == 0 { _ = h.wait(timeout: .milliseconds(100)) }
         }
     } catch {
         result.failure = "\(h.name): \(error)"
